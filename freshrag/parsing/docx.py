@@ -1,0 +1,65 @@
+"""DOCX: paragraphs and tables in document order, sections split at Heading styles (python-docx)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import docx
+from docx.table import Table
+from docx.text.paragraph import Paragraph
+
+from freshrag.parsing.model import Failed, ParsedDocument, ParseResult, Section
+
+
+def _heading_level(paragraph: Paragraph) -> int | None:
+    name = paragraph.style.name if paragraph.style is not None else ""
+    if name == "Title":
+        return 0
+    if name.startswith("Heading"):
+        digits = name.removeprefix("Heading").strip()
+        return int(digits) if digits.isdigit() else 1
+    return None
+
+
+def _table_text(table: Table) -> str:
+    rows = []
+    for row in table.rows:
+        cells = [cell.text.strip() for cell in row.cells]
+        rows.append(" | ".join(cells))
+    return "\n".join(rows)
+
+
+def parse_docx(data: bytes, fallback_title: str) -> ParseResult:
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        return Failed(f"not a valid .docx file (it is not the zip package Word writes): {exc}")
+    title = (document.core_properties.title or "").strip()
+    sections: list[Section] = []
+    path: list[tuple[int, str]] = []
+    body: list[str] = []
+
+    def flush() -> None:
+        sections.append(Section(heading=tuple(n for _, n in path), text="\n\n".join(body).strip()))
+        body.clear()
+
+    for block in document.iter_inner_content():
+        if isinstance(block, Table):
+            body.append(_table_text(block))
+            continue
+        level = _heading_level(block)
+        text = block.text.strip()
+        if level is None or not text:
+            if text:
+                body.append(text)
+            continue
+        flush()
+        if level == 0:
+            title = title or text
+            continue
+        while path and path[-1][0] >= level:
+            path.pop()
+        path.append((level, text))
+    flush()
+    return ParsedDocument(title=title or fallback_title, sections=[s for s in sections if s.text])

@@ -1,0 +1,245 @@
+"""Applying changes to the index: load, parse, chunk, embed only new chunks, write new, delete stale, record.
+
+The order of writes is what keeps the invariants: new chunks are written before stale ones are deleted (the
+document never disappears from search while it is re-indexed), and stale chunks are found by asking the
+store, not the record (a crash between two writes leaves no orphan behind the next run). Work is recomputed
+from the source's current state, so applying a change twice, or two changes in either order, ends the same.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from freshrag.chunking import Chunk, Chunker
+from freshrag.documents import Change, DocStatus, DocumentRecord, Op, content_hash
+from freshrag.embedding import Embedder
+from freshrag.locks import DocumentLocks
+from freshrag.parsing import Failed, ParsedDocument, Skipped, parse_file
+from freshrag.sources import FileState, Gone, Loaded, Unreadable, load_file
+from freshrag.store import ChunkPoint, QdrantStore, chunk_point_id
+from freshrag.telemetry import Metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What applying one change did. `outcome` is one of indexed, unchanged, deleted, skipped, failed,
+    stale (an older version than the one indexed, ignored)."""
+
+    doc_id: str
+    outcome: str
+    embedded: int = 0
+    reused: int = 0
+    reason: str | None = None
+
+
+@dataclass
+class _Plan:
+    change: Change
+    previous: DocumentRecord | None
+    record: DocumentRecord
+    chunks: list[Chunk] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    to_embed: list[int] = field(default_factory=list)
+    outcome: str = "indexed"
+
+
+class Indexer:
+    """Applies changes to the store. Safe to call from several threads: each document is locked while its
+    change is applied."""
+
+    def __init__(
+        self,
+        store: QdrantStore,
+        embedder: Embedder,
+        chunker: Chunker,
+        locks: DocumentLocks,
+        metrics: Metrics,
+        *,
+        max_file_bytes: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._embedder = embedder
+        self._chunker = chunker
+        self._locks = locks
+        self._metrics = metrics
+        self._max_file_bytes = max_file_bytes
+        self._clock = clock
+
+    def apply(self, change: Change) -> Outcome:
+        """Bring the index in line with the current state of `change`'s document."""
+        return self.apply_many([change])[0]
+
+    def apply_many(self, changes: Sequence[Change]) -> list[Outcome]:
+        """Apply several changes, embedding all their new chunks in one batch (bulk ingest's fast path)."""
+        latest = {change.doc_id: change for change in changes}  # the same document twice: once is enough
+        with ExitStack() as stack:
+            for doc_id in sorted(latest):
+                stack.enter_context(self._locks.hold(doc_id))
+            plans = [self._plan(change) for change in latest.values()]
+            texts = [plan.chunks[i].embed_text for plan in plans for i in plan.to_embed]
+            vectors = self._embedder.embed(texts)
+            offset = 0
+            outcomes = []
+            for plan in plans:
+                count = len(plan.to_embed)
+                outcomes.append(self._commit(plan, vectors[offset : offset + count]))
+                offset += count
+        by_doc = {outcome.doc_id: outcome for outcome in outcomes}
+        return [by_doc[change.doc_id] for change in changes]
+
+    def _plan(self, change: Change) -> _Plan:
+        previous = self._store.get_record(change.doc_id)
+        now = self._clock()
+        base = DocumentRecord(
+            doc_id=change.doc_id,
+            status=DocStatus.DELETED,
+            source_kind=change.source_kind,
+            uri=change.uri,
+            root=change.root,
+            title=previous.title if previous else "",
+            version=previous.version if previous else 0,
+            source_version=change.version,
+            indexed_at=now,
+            updated_at=now,
+        )
+        if _is_stale(change, previous):
+            return _Plan(change, previous, previous or base, outcome="stale")
+        loaded = load_file(Path(change.uri), self._max_file_bytes)
+        if isinstance(loaded, Gone):
+            existed = previous is not None and previous.status is not DocStatus.DELETED
+            record = replace(base, version=base.version + 1 if existed else base.version)
+            return _Plan(change, previous, record, outcome="deleted")
+        if isinstance(loaded, Unreadable):
+            status = DocStatus.SKIPPED if loaded.skipped else DocStatus.FAILED
+            return self._not_indexed(change, previous, base, status, loaded.reason, None, loaded.state)
+        return self._plan_content(change, previous, base, loaded)
+
+    def _plan_content(
+        self, change: Change, previous: DocumentRecord | None, base: DocumentRecord, loaded: Loaded
+    ) -> _Plan:
+        digest = content_hash(loaded.data)
+        state = loaded.state
+        if previous is not None and previous.content_hash == digest and previous.status != DocStatus.DELETED:
+            record = replace(previous, size_bytes=state.size, mtime_ns=state.mtime_ns, uri=change.uri)
+            return _Plan(change, previous, record, outcome="unchanged")
+        version = base.version + 1
+        parsed = parse_file(change.uri, loaded.data)
+        if isinstance(parsed, Skipped | Failed):
+            status = DocStatus.SKIPPED if isinstance(parsed, Skipped) else DocStatus.FAILED
+            plan = self._not_indexed(change, previous, base, status, parsed.reason, digest, state)
+            plan.record.version = version
+            return plan
+        return self._plan_chunks(change, previous, base, parsed, digest, state, version)
+
+    def _plan_chunks(
+        self,
+        change: Change,
+        previous: DocumentRecord | None,
+        base: DocumentRecord,
+        parsed: ParsedDocument,
+        digest: str,
+        state: FileState,
+        version: int,
+    ) -> _Plan:
+        chunks = self._chunker.chunk(parsed)
+        ids = [chunk_point_id(change.doc_id, chunk.key) for chunk in chunks]
+        stored = self._store.existing_chunk_ids(ids)
+        record = replace(
+            base,
+            status=DocStatus.INDEXED,
+            title=parsed.title,
+            version=version,
+            content_hash=digest,
+            chunk_ids=ids,
+            size_bytes=state.size,
+            mtime_ns=state.mtime_ns,
+        )
+        to_embed = [i for i, point_id in enumerate(ids) if point_id not in stored]
+        return _Plan(change, previous, record, chunks, ids, to_embed)
+
+    @staticmethod
+    def _not_indexed(
+        change: Change,
+        previous: DocumentRecord | None,
+        base: DocumentRecord,
+        status: DocStatus,
+        reason: str,
+        digest: str | None,
+        state: FileState | None,
+    ) -> _Plan:
+        record = replace(
+            base,
+            status=status,
+            reason=reason,
+            content_hash=digest,
+            size_bytes=state.size if state else None,
+            mtime_ns=state.mtime_ns if state else None,
+        )
+        log.info("%s %s: %s", status.value, change.uri, reason)
+        return _Plan(change, previous, record, outcome=status.value)
+
+    def _commit(self, plan: _Plan, vectors: np.ndarray) -> Outcome:
+        change, record = plan.change, plan.record
+        if plan.outcome == "stale":
+            return self._done(plan, Outcome(change.doc_id, "stale"))
+        if plan.outcome == "unchanged":
+            self._store.put_record(record)
+            return self._done(plan, Outcome(change.doc_id, "unchanged", reused=record.chunk_count))
+        if plan.outcome != "indexed":
+            # deleted, skipped or failed: nothing of the document may stay searchable.
+            self._store.delete_document_chunks(change.doc_id)
+            if plan.outcome != "deleted" or plan.previous is not None:
+                self._store.put_record(record)  # a tombstone keeps versions monotonic after a delete
+            return self._done(plan, Outcome(change.doc_id, plan.outcome, reason=record.reason))
+        points = []
+        for row, index in enumerate(plan.to_embed):
+            chunk = plan.chunks[index]
+            payload = {
+                "doc_id": change.doc_id,
+                "text": chunk.text,
+                "heading": list(chunk.heading),
+                "title": record.title,
+                "uri": record.uri,
+                "root": record.root,
+                "source_kind": record.source_kind.value,
+                "chunk_key": chunk.key,
+            }
+            points.append(ChunkPoint(id=plan.ids[index], vector=vectors[row], payload=payload))
+        self._store.upsert_chunks(points)
+        keep = set(plan.ids)
+        stale = [point_id for point_id in self._store.chunk_ids_of(change.doc_id) if point_id not in keep]
+        self._store.delete_chunks(stale)
+        self._store.put_record(record)
+        embedded = len(plan.to_embed)
+        self._metrics.chunks_embedded.inc(embedded)
+        self._metrics.chunks_reused.inc(len(plan.ids) - embedded)
+        return self._done(plan, Outcome(change.doc_id, "indexed", embedded=embedded, reused=len(plan.ids) - embedded))
+
+    def _done(self, plan: _Plan, outcome: Outcome) -> Outcome:
+        change = plan.change
+        op = Op.DELETE.value if outcome.outcome == "deleted" else Op.UPSERT.value
+        self._metrics.events.labels(change.source_kind.value, op, outcome.outcome).inc()
+        if outcome.outcome in ("indexed", "unchanged", "deleted"):
+            latency = max(self._clock() - change.detected_at, 0.0)
+            self._metrics.update_latency.labels(change.source_kind.value, op).observe(latency)
+        return outcome
+
+
+def _is_stale(change: Change, previous: DocumentRecord | None) -> bool:
+    """True when the change carries a source version older than the one already applied."""
+    return (
+        change.version is not None
+        and previous is not None
+        and previous.source_version is not None
+        and change.version < previous.source_version
+    )

@@ -1,0 +1,47 @@
+"""Bringing the index in line with a folder: what changed while nobody was watching."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from freshrag.documents import Change, DocStatus, DocumentRecord, Op
+from freshrag.sources import FileState, IgnoreRules, WatchedFolder, display_name, is_valid_name, scan_folder
+from freshrag.store import QdrantStore
+
+log = logging.getLogger(__name__)
+
+
+def plan_reconcile(
+    folder: WatchedFolder, files: dict[str, FileState], records: Iterable[DocumentRecord], prefix: str = ""
+) -> list[Change]:
+    """Changes that make the index match `files`: new or modified files (by size and mtime), files whose
+    last attempt failed, and indexed documents whose file is gone."""
+    id_prefix = folder.change_for(prefix).doc_id if prefix else folder.change_for("").doc_id
+    known: dict[str, DocumentRecord] = {}
+    for record in records:
+        if record.doc_id.startswith(id_prefix) and record.status is not DocStatus.DELETED:
+            known[record.doc_id] = record
+    changes: list[Change] = []
+    for relative, state in sorted(files.items()):
+        change = folder.change_for(relative)
+        record = known.pop(change.doc_id, None)
+        if (
+            record is None
+            or record.status is DocStatus.FAILED
+            or (record.size_bytes, record.mtime_ns) != (state.size, state.mtime_ns)
+        ):
+            changes.append(change)
+    for record in known.values():
+        relative = record.doc_id.removeprefix(folder.change_for("").doc_id)
+        changes.append(folder.change_for(relative, Op.DELETE))
+    return changes
+
+
+def folder_changes(store: QdrantStore, folder: WatchedFolder, rules: IgnoreRules, prefix: str = "") -> list[Change]:
+    """Scan `folder` (or its sub-folder `prefix`) and plan the changes the index needs."""
+    files = scan_folder(folder, rules, prefix)
+    for relative in [name for name in files if not is_valid_name(name)]:
+        log.warning("not indexed: %s has a file name that is not valid UTF-8", display_name(relative))
+        del files[relative]
+    return plan_reconcile(folder, files, store.records(root=folder.key), prefix)

@@ -1,0 +1,66 @@
+"""Wiring: the objects one freshrag process needs, built once from `Settings` at its entry point."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from freshrag.chunking import Chunker
+from freshrag.embedding import SentenceTransformerEmbedder, load_embedder
+from freshrag.locks import InProcessLocks
+from freshrag.pipeline import Indexer
+from freshrag.queue import ChangeQueue, PendingChanges, make_client
+from freshrag.search import SearchService
+from freshrag.settings import Settings
+from freshrag.sources import IgnoreRules, WatchedFolder
+from freshrag.store import QdrantStore, open_store
+from freshrag.telemetry import Metrics
+
+
+@dataclass
+class Runtime:
+    """Everything a freshrag process works with; `close()` releases the store."""
+
+    settings: Settings
+    store: QdrantStore
+    embedder: SentenceTransformerEmbedder
+    indexer: Indexer
+    search: SearchService
+    queue: ChangeQueue
+    metrics: Metrics
+    rules: IgnoreRules
+    folders: list[WatchedFolder] = field(default_factory=list)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def build_runtime(settings: Settings, metrics: Metrics | None = None) -> Runtime:
+    """Open the store and load the model named by `settings` (raises `StoreLockedError`, `SettingsError`)."""
+    logging.getLogger("freshrag").setLevel(settings.log_level)
+    metrics = metrics or Metrics()
+    store = open_store(settings)
+    try:
+        embedder = load_embedder(settings)
+        store.ensure_collections(embedder.dimension, embedder.model_version)
+    except BaseException:
+        store.close()
+        raise
+    chunker = Chunker(embedder.count_tokens, settings.chunk_max_tokens, settings.chunk_target_tokens)
+    indexer = Indexer(
+        store, embedder, chunker, InProcessLocks(), metrics, max_file_bytes=settings.max_file_bytes
+    )
+    pending = PendingChanges(ttl_seconds=settings.task_expires_seconds)
+    queue = ChangeQueue(make_client(settings), pending, settings.task_expires_seconds)
+    metrics.model_info.labels(embedder.model_version, embedder.model_version).set(1)
+    return Runtime(
+        settings=settings,
+        store=store,
+        embedder=embedder,
+        indexer=indexer,
+        search=SearchService(store, embedder, metrics),
+        queue=queue,
+        metrics=metrics,
+        rules=IgnoreRules(settings.ignore_patterns),
+        folders=[WatchedFolder.of(path) for path in settings.watch],
+    )

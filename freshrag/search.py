@@ -1,0 +1,72 @@
+"""Search: embed the query with the live model, find the nearest chunks, name each answer's source."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from freshrag.embedding import Embedder
+from freshrag.store import QdrantStore
+from freshrag.telemetry import Metrics
+
+FILTERABLE = ("doc_id", "root", "source_kind", "uri", "title")
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    doc_id: str
+    uri: str
+    title: str
+    heading: list[str]
+    text: str
+    score: float
+    version: int
+    indexed_at: float | None
+
+
+@dataclass(frozen=True)
+class SearchResponse:
+    query: str
+    results: list[SearchResult]
+    model_version: str
+    took_ms: float
+
+
+class SearchService:
+    def __init__(self, store: QdrantStore, embedder: Embedder, metrics: Metrics) -> None:
+        self._store = store
+        self._embedder = embedder
+        self._metrics = metrics
+
+    def search(self, query: str, k: int = 10, where: dict[str, Any] | None = None) -> SearchResponse:
+        """The `k` chunks nearest to `query`, each with its document's current version."""
+        started = time.perf_counter()
+        unknown = set(where or {}) - set(FILTERABLE)
+        if unknown:
+            raise ValueError(f"cannot filter on {sorted(unknown)}; filterable fields: {list(FILTERABLE)}")
+        vector = self._embedder.embed([query])[0]
+        hits = self._store.search(vector, k, {key: str(value) for key, value in (where or {}).items()})
+        records = self._store.get_records([hit.payload["doc_id"] for hit in hits])
+        results = []
+        for hit in hits:
+            record = records.get(hit.payload["doc_id"])
+            results.append(
+                SearchResult(
+                    doc_id=hit.payload["doc_id"],
+                    uri=hit.payload.get("uri", ""),
+                    title=hit.payload.get("title", ""),
+                    heading=list(hit.payload.get("heading", [])),
+                    text=hit.payload.get("text", ""),
+                    score=round(hit.score, 6),
+                    version=record.version if record else 0,
+                    indexed_at=record.indexed_at if record else None,
+                )
+            )
+        took = time.perf_counter() - started
+        self._metrics.search_latency.observe(took)
+        if results:
+            self._metrics.search_top_score.observe(results[0].score)
+        else:
+            self._metrics.search_empty.inc()
+        return SearchResponse(query, results, self._embedder.model_version, round(took * 1000, 2))

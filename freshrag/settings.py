@@ -1,0 +1,138 @@
+"""Settings: environment variables `FRESHRAG_*`, then an optional `freshrag.toml`, then defaults.
+
+Build one `Settings` at each entry point with `load_settings()` and pass it down; nothing here is read at
+import time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "FRESHRAG_"
+EmbeddingBackend = Literal["onnx-int8", "onnx", "torch"]
+
+
+class SettingsError(ValueError):
+    """A setting has a value freshrag cannot use; the message names the setting."""
+
+
+class Settings(BaseSettings):
+    """Every knob of freshrag. Each field is documented in the README (a test keeps it so)."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    data_dir: Path = Field(Path(".freshrag"), description="Where the embedded store, models and state live.")
+    watch: Annotated[tuple[Path, ...], NoDecode] = Field(
+        (), description="Folders to watch, separated by ':' (os.pathsep) in the environment."
+    )
+    host: str = Field("127.0.0.1", description="Address the API listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port the API listens on.")
+    url: str = Field("http://127.0.0.1:8000", description="Where command-line clients find a running instance.")
+    api_token: str | None = Field(None, description="Bearer token for admin routes; required off loopback.")
+    broker_url: str = Field("memory://", description="Celery broker; memory:// runs everything in-process.")
+    qdrant_url: str | None = Field(None, description="Qdrant server URL; unset uses local mode in data_dir.")
+    qdrant_api_key: str | None = Field(None, description="API key for the Qdrant server.")
+    embedding_model: str = Field(
+        "all-MiniLM-L6-v2", description="Model name (the packaged default) or a local model folder."
+    )
+    embedding_backend: EmbeddingBackend = Field("onnx-int8", description="onnx-int8, onnx or torch.")
+    embedding_batch_size: int = Field(32, ge=1, le=4096, description="Texts per forward pass.")
+    chunk_max_tokens: int = Field(256, ge=32, le=512, description="Upper bound of a chunk, in model tokens.")
+    chunk_target_tokens: int = Field(160, ge=16, le=512, description="Chunks are cut near this size.")
+    max_file_bytes: int = Field(50_000_000, ge=1, description="Larger files are skipped with that reason.")
+    watch_settle_seconds: float = Field(
+        0.15, ge=0.0, le=60.0, description="A file is indexed once it has not changed for this long."
+    )
+    ignore_patterns: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="Extra glob patterns (file names) the watcher ignores, comma-separated."
+    )
+    reconcile_interval_seconds: float = Field(
+        600.0, ge=0.0, description="Periodic full reconcile of watched folders; 0 turns it off."
+    )
+    worker_concurrency: int = Field(2, ge=1, le=64, description="Indexing threads of the in-process worker.")
+    task_expires_seconds: float = Field(86_400.0, gt=0, description="Queued tasks older than this expire.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log verbosity.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get("FRESHRAG_CONFIG", "freshrag.toml"))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+
+    @field_validator("watch", mode="before")
+    @classmethod
+    def _split_paths(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(Path(p) for p in value.split(os.pathsep) if p.strip())
+        return value
+
+    @field_validator("ignore_patterns", mode="before")
+    @classmethod
+    def _split_patterns(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(p.strip() for p in value.split(",") if p.strip())
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _known_broker(cls, value: str) -> str:
+        if not value.startswith(("memory://", "redis://", "rediss://")):
+            raise ValueError("must start with memory://, redis:// or rediss://")
+        return value
+
+    @model_validator(mode="after")
+    def _chunk_sizes(self) -> Settings:
+        if self.chunk_target_tokens > self.chunk_max_tokens:
+            raise ValueError("chunk_target_tokens must not exceed chunk_max_tokens")
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        """True when the broker is in-process: one process owns the queue, the worker and the store."""
+        return self.broker_url.startswith("memory://")
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def qdrant_path(self) -> Path:
+        return self.data_dir / "qdrant"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings from overrides, the environment and freshrag.toml; raise `SettingsError` naming
+    the offending setting when a value is unusable."""
+    clean = {key: value for key, value in overrides.items() if value is not None and value != ()}
+    try:
+        return Settings(**clean)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"]) or "settings"
+        name = f"{ENV_PREFIX}{field.upper()}" if error["loc"] else "settings"
+        shown = error.get("input")
+        got = f" (got {shown!r})" if shown is not None and not isinstance(shown, dict) else ""
+        lines.append(f"{name}: {error['msg']}{got}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
