@@ -111,7 +111,7 @@ def root_key(folder: Path) -> str:
 
 
 def file_doc_id(root: str, relative_path: str) -> str:
-    """The document id of a file: `file:<root key>/<path relative to the watched folder>` (POSIX separators)."""
+    """The document id of a file: `file:<root key>/<path relative to the watched folder>`."""
     return f"file:{root}/{relative_path}"
 
 

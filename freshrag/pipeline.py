@@ -223,7 +223,9 @@ class Indexer:
         embedded = len(plan.to_embed)
         self._metrics.chunks_embedded.inc(embedded)
         self._metrics.chunks_reused.inc(len(plan.ids) - embedded)
-        return self._done(plan, Outcome(change.doc_id, "indexed", embedded=embedded, reused=len(plan.ids) - embedded))
+        return self._done(
+            plan, Outcome(change.doc_id, "indexed", embedded=embedded, reused=len(plan.ids) - embedded)
+        )
 
     def _done(self, plan: _Plan, outcome: Outcome) -> Outcome:
         change = plan.change

@@ -119,7 +119,10 @@ class ChangeQueue:
             return False
         try:
             self._client.send_task(
-                INDEX_DOCUMENT, kwargs={"change": change.to_message()}, queue=INDEXING_QUEUE, expires=self._expires
+                INDEX_DOCUMENT,
+                kwargs={"change": change.to_message()},
+                queue=INDEXING_QUEUE,
+                expires=self._expires,
             )
         except Exception:
             self._pending.release(change.doc_id)
@@ -129,7 +132,10 @@ class ChangeQueue:
     def reconcile(self, folder: str, prefix: str = "") -> None:
         """Ask a worker to compare `folder` (or its sub-folder `prefix`) with the index."""
         self._client.send_task(
-            RECONCILE_FOLDER, kwargs={"folder": folder, "prefix": prefix}, queue=INDEXING_QUEUE, expires=self._expires
+            RECONCILE_FOLDER,
+            kwargs={"folder": folder, "prefix": prefix},
+            queue=INDEXING_QUEUE,
+            expires=self._expires,
         )
 
     def ping(self) -> None:

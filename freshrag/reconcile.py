@@ -17,11 +17,12 @@ def plan_reconcile(
 ) -> list[Change]:
     """Changes that make the index match `files`: new or modified files (by size and mtime), files whose
     last attempt failed, and indexed documents whose file is gone."""
-    id_prefix = folder.change_for(prefix).doc_id if prefix else folder.change_for("").doc_id
+    root_id = folder.change_for("").doc_id
+    id_prefix = f"{root_id}{prefix.rstrip('/')}/" if prefix else root_id
     known: dict[str, DocumentRecord] = {}
-    for record in records:
-        if record.doc_id.startswith(id_prefix) and record.status is not DocStatus.DELETED:
-            known[record.doc_id] = record
+    for candidate in records:
+        if candidate.doc_id.startswith(id_prefix) and candidate.status is not DocStatus.DELETED:
+            known[candidate.doc_id] = candidate
     changes: list[Change] = []
     for relative, state in sorted(files.items()):
         change = folder.change_for(relative)
@@ -32,13 +33,15 @@ def plan_reconcile(
             or (record.size_bytes, record.mtime_ns) != (state.size, state.mtime_ns)
         ):
             changes.append(change)
-    for record in known.values():
-        relative = record.doc_id.removeprefix(folder.change_for("").doc_id)
+    for gone in known.values():
+        relative = gone.doc_id.removeprefix(root_id)
         changes.append(folder.change_for(relative, Op.DELETE))
     return changes
 
 
-def folder_changes(store: QdrantStore, folder: WatchedFolder, rules: IgnoreRules, prefix: str = "") -> list[Change]:
+def folder_changes(
+    store: QdrantStore, folder: WatchedFolder, rules: IgnoreRules, prefix: str = ""
+) -> list[Change]:
     """Scan `folder` (or its sub-folder `prefix`) and plan the changes the index needs."""
     files = scan_folder(folder, rules, prefix)
     for relative in [name for name in files if not is_valid_name(name)]:

@@ -50,7 +50,9 @@ def build_runtime(settings: Settings, metrics: Metrics | None = None) -> Runtime
     indexer = Indexer(
         store, embedder, chunker, InProcessLocks(), metrics, max_file_bytes=settings.max_file_bytes
     )
-    pending = PendingChanges(ttl_seconds=settings.task_expires_seconds)
+    # Coalescing needs one shared view of what is queued: in-process when embedded; distributed mode
+    # has no shared view yet, so every change is enqueued (the worker is idempotent, so only cost grows).
+    pending = PendingChanges(ttl_seconds=settings.task_expires_seconds if settings.embedded else 0.0)
     queue = ChangeQueue(make_client(settings), pending, settings.task_expires_seconds)
     metrics.model_info.labels(embedder.model_version, embedder.model_version).set(1)
     return Runtime(

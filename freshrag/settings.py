@@ -38,7 +38,9 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address the API listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port the API listens on.")
-    url: str = Field("http://127.0.0.1:8000", description="Where command-line clients find a running instance.")
+    url: str = Field(
+        "http://127.0.0.1:8000", description="Where command-line clients find a running instance."
+    )
     api_token: str | None = Field(None, description="Bearer token for admin routes; required off loopback.")
     broker_url: str = Field("memory://", description="Celery broker; memory:// runs everything in-process.")
     qdrant_url: str | None = Field(None, description="Qdrant server URL; unset uses local mode in data_dir.")

@@ -81,7 +81,9 @@ class QdrantStore:
                 self._client.update_collection_aliases(
                     change_aliases_operations=[
                         models.CreateAliasOperation(
-                            create_alias=models.CreateAlias(collection_name=physical, alias_name=self._chunks_alias)
+                            create_alias=models.CreateAlias(
+                                collection_name=physical, alias_name=self._chunks_alias
+                            )
                         )
                     ]
                 )
@@ -108,7 +110,10 @@ class QdrantStore:
         for start in range(0, len(ids), _SCROLL_PAGE):
             with self._lock:
                 records = self._client.retrieve(
-                    self._chunks_alias, ids[start : start + _SCROLL_PAGE], with_payload=False, with_vectors=False
+                    self._chunks_alias,
+                    ids[start : start + _SCROLL_PAGE],
+                    with_payload=False,
+                    with_vectors=False,
                 )
             found.update(str(record.id) for record in records)
         return found
@@ -138,13 +143,21 @@ class QdrantStore:
             self._client.delete(self._chunks_alias, points_selector=selector, wait=True)
 
     def search(self, vector: np.ndarray, limit: int, where: dict[str, str] | None = None) -> list[Hit]:
-        conditions = [models.FieldCondition(key=k, match=models.MatchValue(value=v)) for k, v in (where or {}).items()]
+        conditions = [
+            models.FieldCondition(key=k, match=models.MatchValue(value=v)) for k, v in (where or {}).items()
+        ]
         query_filter = models.Filter(must=conditions) if conditions else None  # type: ignore[arg-type]
         with self._lock:
             response = self._client.query_points(
-                self._chunks_alias, query=vector.tolist(), limit=limit, query_filter=query_filter, with_payload=True
+                self._chunks_alias,
+                query=vector.tolist(),
+                limit=limit,
+                query_filter=query_filter,
+                with_payload=True,
             )
-        return [Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in response.points]
+        return [
+            Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in response.points
+        ]
 
     def count_chunks(self) -> int:
         with self._lock:
@@ -174,10 +187,14 @@ class QdrantStore:
         with self._lock:
             self._client.upsert(self._documents, points=[point], wait=True)
 
-    def records(self, *, status: DocStatus | None = None, root: str | None = None) -> Iterator[DocumentRecord]:
+    def records(
+        self, *, status: DocStatus | None = None, root: str | None = None
+    ) -> Iterator[DocumentRecord]:
         conditions = []
         if status is not None:
-            conditions.append(models.FieldCondition(key="status", match=models.MatchValue(value=status.value)))
+            conditions.append(
+                models.FieldCondition(key="status", match=models.MatchValue(value=status.value))
+            )
         if root is not None:
             conditions.append(models.FieldCondition(key="root", match=models.MatchValue(value=root)))
         query_filter = models.Filter(must=conditions) if conditions else None  # type: ignore[arg-type]
@@ -188,7 +205,9 @@ class QdrantStore:
         counts = {}
         for status in DocStatus:
             with self._lock:
-                counts[status] = int(self._client.count(self._documents, _match("status", status.value)).count)
+                counts[status] = int(
+                    self._client.count(self._documents, _match("status", status.value)).count
+                )
         return counts
 
     def close(self) -> None:

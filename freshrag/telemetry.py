@@ -35,7 +35,9 @@ class Metrics:
             "freshrag_chunks_embedded_total", "Chunks whose text was new and had to be embedded.", registry=r
         )
         self.chunks_reused = Counter(
-            "freshrag_chunks_reused_total", "Chunks found unchanged in the index and kept as they were.", registry=r
+            "freshrag_chunks_reused_total",
+            "Chunks found unchanged in the index and kept as they were.",
+            registry=r,
         )
         self.queue_depth = Gauge("freshrag_queue_depth", "Changes waiting to be indexed.", registry=r)
         self.oldest_pending = Gauge(
@@ -49,12 +51,18 @@ class Metrics:
             "freshrag_search_latency_seconds", "Time to answer a search.", buckets=SEARCH_BUCKETS, registry=r
         )
         self.search_top_score = Histogram(
-            "freshrag_search_top_score", "Score of the best result of each search.", buckets=SCORE_BUCKETS, registry=r
+            "freshrag_search_top_score",
+            "Score of the best result of each search.",
+            buckets=SCORE_BUCKETS,
+            registry=r,
         )
         self.search_empty = Counter(
             "freshrag_search_empty_total", "Searches that returned no result.", registry=r
         )
         self.model_info = Gauge(
-            "freshrag_model_info", "The live embedding model (value 1).", ["version", "base_model"], registry=r
+            "freshrag_model_info",
+            "The live embedding model (value 1).",
+            ["version", "base_model"],
+            registry=r,
         )
         self.dead_letter = Gauge("freshrag_dead_letter", "Changes that failed for good.", registry=r)

@@ -32,7 +32,7 @@ def parse_html(data: bytes, fallback_title: str) -> ParseResult:
     for node in tree.css(_INVISIBLE):
         node.decompose()
     for node in tree.css(_HEADINGS):
-        level = node.tag[1]
+        level = (node.tag or "h1")[1]
         heading = " ".join(node.text(separator=" ").split())
         node.replace_with(f"\n\n{_MARK_OPEN}{level}{heading}{_MARK_CLOSE}\n\n")
     for node in tree.css("br"):

@@ -43,5 +43,7 @@ def parse_markdown(data: bytes, fallback_title: str) -> ParseResult:
             path.pop()
         path.append((level, name))
         body_end = headings[position + 1][0] if position + 1 < len(headings) else len(lines)
-        sections.append(Section(heading=tuple(n for _, n in path), text="\n".join(lines[body_start:body_end])))
+        sections.append(
+            Section(heading=tuple(n for _, n in path), text="\n".join(lines[body_start:body_end]))
+        )
     return ParsedDocument(title=title, sections=[s for s in sections if s.text.strip()])

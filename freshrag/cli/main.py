@@ -1,0 +1,235 @@
+"""The `freshrag` command: the one composition root allowed to start every role."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from freshrag.cli.client import ApiClient, InstanceUnreachableError
+from freshrag.cli.render import print_search, print_status
+from freshrag.settings import Settings, SettingsError, load_settings
+from freshrag.store import StoreLockedError
+
+app = typer.Typer(help="Keep a RAG index as fresh as the documents behind it.", no_args_is_help=True)
+console = Console(stderr=True)
+out = Console()
+
+WatchOption = Annotated[
+    list[Path] | None, typer.Option("--watch", "-w", help="Folder to watch (repeatable).")
+]
+DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Where the store and models live.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for programs.")]
+
+
+def _settings(**overrides: Any) -> Settings:
+    if overrides.get("watch") is not None:
+        overrides["watch"] = tuple(overrides["watch"])
+    settings = load_settings(**overrides)
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    return settings
+
+
+def _distributed(settings: Settings, role: str) -> None:
+    if settings.embedded:
+        raise SettingsError(
+            f"FRESHRAG_BROKER_URL: `freshrag {role}` runs one role of a distributed deployment and needs a "
+            "broker shared by every role (redis://...); `freshrag up` runs everything in one process"
+        )
+
+
+@app.command()
+def up(
+    watch: WatchOption = None,
+    port: Annotated[int | None, typer.Option(help="API port.")] = None,
+    host: Annotated[str | None, typer.Option(help="API address.")] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Run everything in one process: API, watcher, worker and scheduler (embedded by default)."""
+    from freshrag.cli.serve import serve
+
+    serve(_settings(watch=watch, port=port, host=host, data_dir=data_dir), worker=True)
+
+
+@app.command()
+def api(
+    port: Annotated[int | None, typer.Option(help="API port.")] = None,
+    host: Annotated[str | None, typer.Option(help="API address.")] = None,
+) -> None:
+    """Run the HTTP API alone (distributed mode)."""
+    from freshrag.cli.serve import serve
+
+    settings = _settings(port=port, host=host)
+    _distributed(settings, "api")
+    serve(settings, worker=False)
+
+
+@app.command()
+def watcher(watch: WatchOption = None) -> None:
+    """Run the folder watcher alone (distributed mode)."""
+    from freshrag.cli.serve import watch_only
+
+    settings = _settings(watch=watch)
+    _distributed(settings, "watcher")
+    watch_only(settings)
+
+
+@app.command()
+def worker(concurrency: Annotated[int | None, typer.Option(help="Worker processes.")] = None) -> None:
+    """Run a Celery worker (distributed mode); same as `celery -A workers.app worker`."""
+    from freshrag.queue import INDEXING_QUEUE
+    from workers.app import app as celery_app
+
+    settings = _settings(worker_concurrency=concurrency)
+    _distributed(settings, "worker")
+    celery_app.worker_main(
+        [
+            "worker",
+            f"--loglevel={settings.log_level}",
+            f"--queues={INDEXING_QUEUE}",
+            f"--concurrency={settings.worker_concurrency}",
+        ]
+    )
+
+
+@app.command()
+def beat() -> None:
+    """Run the scheduler (distributed mode); same as `celery -A workers.app beat`."""
+    from workers.app import app as celery_app
+
+    settings = _settings()
+    _distributed(settings, "beat")
+    schedule = settings.data_dir / "beat-schedule"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    celery_app.start(["beat", f"--loglevel={settings.log_level}", f"--schedule={schedule}"])
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to index.")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Bulk-load files into the index without a running instance."""
+    from freshrag.cli.ingest import run_ingest
+    from freshrag.runtime import build_runtime
+
+    settings = _settings(data_dir=data_dir)
+    runtime = build_runtime(settings)
+    try:
+        outcomes = run_ingest(runtime, paths, out)
+    finally:
+        runtime.close()
+    if any(outcome.outcome == "failed" for outcome in outcomes):
+        raise typer.Exit(1)
+
+
+def _local_or_remote(settings: Settings, remote: Any, local: Any) -> Any:
+    """Ask the running instance; with none running, open the embedded store directly."""
+    try:
+        return remote(ApiClient(settings.url, settings.api_token))
+    except InstanceUnreachableError:
+        if not settings.embedded or settings.qdrant_url:
+            raise
+    from freshrag.runtime import build_runtime
+
+    runtime = build_runtime(settings)
+    try:
+        return local(runtime)
+    finally:
+        runtime.close()
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    k: Annotated[int, typer.Option("-k", help="How many results.", min=1, max=100)] = 10,
+    as_json: JsonOption = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Search the index (through the running instance, or the local store when none runs)."""
+    from dataclasses import asdict
+
+    settings = _settings(data_dir=data_dir)
+    answer = _local_or_remote(
+        settings,
+        lambda client: client.get("/search", q=query, k=k),
+        lambda runtime: asdict(runtime.search.search(query, k)),
+    )
+    if as_json:
+        out.print_json(json.dumps(answer))
+    else:
+        print_search(out, answer)
+
+
+@app.command()
+def status(as_json: JsonOption = False, data_dir: DataDirOption = None) -> None:
+    """Documents by status, failures with their reasons, queue depth and freshness."""
+    from freshrag.status import collect_status
+
+    settings = _settings(data_dir=data_dir)
+    answer = _local_or_remote(settings, lambda client: client.get("/status"), collect_status)
+    if as_json:
+        out.print_json(json.dumps(answer))
+    else:
+        print_status(out, answer)
+
+
+@app.command()
+def reconcile() -> None:
+    """Ask the running instance to compare its watched folders with the index and fix any difference."""
+    settings = _settings()
+    answer = ApiClient(settings.url, settings.api_token).post("/admin/reconcile")
+    out.print(f"reconciling {', '.join(answer['reconciling']) or 'no watched folder'}")
+
+
+@app.command(name="eval")
+def evaluate(
+    dataset: Annotated[Path, typer.Option("--dataset", help="A BEIR-layout folder.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Evaluate the current model on a BEIR dataset (indexed into a temporary collection)."""
+    from rich.progress import Progress
+
+    from freshrag.chunking import Chunker
+    from freshrag.embedding import load_embedder
+    from freshrag.eval_run import evaluate_dataset
+
+    settings = _settings()
+    embedder = load_embedder(settings)
+    chunker = Chunker(embedder.count_tokens, settings.chunk_max_tokens, settings.chunk_target_tokens)
+    with Progress(console=console, transient=True) as progress:
+        tasks: dict[str, Any] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done)
+
+        result = evaluate_dataset(dataset, embedder, chunker, report)
+    if as_json:
+        print(json.dumps(result | {"model_version": embedder.model_version, "dataset": str(dataset)}))
+        return
+    for name in ("ndcg_at_10", "recall_at_10", "recall_at_100", "mrr_at_10"):
+        out.print(f"{name:>14}  {result[name]:.4f}")
+    out.print(
+        f"[dim]{result['documents']} documents, {result['chunks']} chunks, {result['queries']} queries; "
+        f"indexed in {result['index_seconds']} s, searched in {result['search_seconds']} s[/]"
+    )
+
+
+def main() -> None:
+    try:
+        app()
+    except (SettingsError, StoreLockedError, InstanceUnreachableError, FileNotFoundError) as exc:
+        console.print(f"[red]freshrag:[/] {exc}")
+        sys.exit(2)
+    except RuntimeError as exc:
+        console.print(f"[red]freshrag:[/] {exc}")
+        sys.exit(1)

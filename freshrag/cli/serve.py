@@ -1,0 +1,91 @@
+"""Composition of the long-running roles: `freshrag up` (all in one process) and the distributed roles."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import threading
+
+import uvicorn
+
+from freshrag.queue import ChangeQueue, PendingChanges, make_client
+from freshrag.runtime import build_runtime
+from freshrag.settings import Settings, SettingsError
+from freshrag.sources import IgnoreRules, WatchedFolder
+from services.api import create_app
+from services.watcher import FolderWatcher
+from workers.app import EmbeddedWorker
+
+log = logging.getLogger(__name__)
+
+
+def check_exposure(settings: Settings) -> None:
+    """Refuse to listen beyond loopback without an API token."""
+    if settings.api_token:
+        return
+    host = settings.host
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise SettingsError(
+            f"FRESHRAG_HOST: {host!r} is not a loopback address; set FRESHRAG_API_TOKEN to listen on it"
+        )
+
+
+def serve(settings: Settings, *, worker: bool) -> None:
+    """Run the API (and, embedded, the worker and the watcher) until interrupted."""
+    check_exposure(settings)
+    runtime = build_runtime(settings)
+    embedded_worker = EmbeddedWorker(runtime) if worker else None
+    watcher = (
+        FolderWatcher(runtime.folders, runtime.rules, runtime.queue, settings.watch_settle_seconds)
+        if runtime.folders
+        else None
+    )
+    config = uvicorn.Config(
+        create_app(runtime),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        lifespan="off",
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+    try:
+        if embedded_worker:
+            embedded_worker.start()
+        if watcher:
+            watcher.start()
+        log.info(
+            "freshrag listening on http://%s:%d, watching %s",
+            settings.host,
+            settings.port,
+            ", ".join(str(f.path) for f in runtime.folders) or "no folder",
+        )
+        server.run()
+    finally:
+        if watcher:
+            watcher.stop()
+        if embedded_worker:
+            embedded_worker.stop()
+        runtime.close()
+
+
+def watch_only(settings: Settings) -> None:
+    """The distributed watcher: needs the broker and the folders, not the store or the model."""
+    folders = [WatchedFolder.of(path) for path in settings.watch]
+    if not folders:
+        raise SettingsError("FRESHRAG_WATCH: the watcher needs at least one folder (--watch DIR)")
+    queue = ChangeQueue(make_client(settings), PendingChanges(0.0), settings.task_expires_seconds)
+    watcher = FolderWatcher(
+        folders, IgnoreRules(settings.ignore_patterns), queue, settings.watch_settle_seconds
+    )
+    watcher.start()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        watcher.stop()

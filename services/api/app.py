@@ -1,0 +1,111 @@
+"""The FastAPI application. One `Runtime` is passed in; nothing is global."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Response
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from freshrag.documents import DocStatus
+from freshrag.runtime import Runtime
+from freshrag.search import SearchResponse
+from freshrag.status import collect_status
+from services.api.schemas import (
+    DocumentListOut,
+    DocumentOut,
+    SearchRequest,
+    SearchResponseOut,
+    StatusOut,
+)
+
+log = logging.getLogger(__name__)
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    """The HTTP API over `runtime`'s store, search and queue."""
+    app = FastAPI(title="freshrag", version="0.1.0", description="A RAG index kept as fresh as its sources.")
+    bearer = HTTPBearer(auto_error=False)
+
+    def require_admin(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+        token = runtime.settings.api_token
+        if token is None:
+            return  # without a token the server only listens on loopback
+        if credentials is None or credentials.credentials != token:
+            raise HTTPException(401, "admin routes need 'Authorization: Bearer <FRESHRAG_API_TOKEN>'")
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    def readyz() -> JSONResponse:
+        problems = {}
+        for name, check in (("store", runtime.store.ping), ("broker", runtime.queue.ping)):
+            try:
+                check()
+            except Exception as exc:
+                problems[name] = f"{type(exc).__name__}: {exc}"
+        if problems:
+            return JSONResponse({"status": "unavailable", "problems": problems}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    def run_search(query: str, k: int, where: dict[str, str] | None) -> SearchResponse:
+        try:
+            return runtime.search.search(query, k, where)
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+
+    @app.get("/search", response_model=SearchResponseOut, tags=["search"])
+    def search_get(
+        q: Annotated[str, Query(min_length=1, max_length=4096)], k: Annotated[int, Query(ge=1, le=100)] = 10
+    ) -> SearchResponse:
+        return run_search(q, k, None)
+
+    @app.post("/search", response_model=SearchResponseOut, tags=["search"])
+    def search_post(body: SearchRequest) -> SearchResponse:
+        return run_search(body.query, body.k, body.filter)
+
+    @app.get("/documents", response_model=DocumentListOut, tags=["documents"])
+    def list_documents(
+        status: DocStatus | None = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    ) -> DocumentListOut:
+        records = []
+        for record in runtime.store.records(status=status):
+            records.append(DocumentOut(**record.to_public()))
+            if len(records) >= limit:
+                break
+        return DocumentListOut(documents=records, count=len(records))
+
+    @app.get("/documents/{doc_id:path}", response_model=DocumentOut, tags=["documents"])
+    def get_document(doc_id: str) -> DocumentOut:
+        record = runtime.store.get_record(doc_id)
+        if record is None:
+            raise HTTPException(404, f"no document {doc_id!r}")
+        return DocumentOut(**record.to_public())
+
+    @app.get("/status", response_model=StatusOut, tags=["status"])
+    def status() -> dict[str, Any]:
+        return collect_status(runtime)
+
+    @app.post("/admin/reconcile", status_code=202, tags=["admin"], dependencies=[Depends(require_admin)])
+    def reconcile() -> dict[str, list[str]]:
+        for folder in runtime.folders:
+            runtime.queue.reconcile(str(folder.path))
+        return {"reconciling": [str(folder.path) for folder in runtime.folders]}
+
+    @app.get("/metrics", tags=["metrics"])
+    def metrics() -> Response:
+        m = runtime.metrics
+        m.queue_depth.set(runtime.queue.pending.depth())
+        m.oldest_pending.set(runtime.queue.pending.oldest_age())
+        for state, count in runtime.store.count_records().items():
+            m.documents.labels(state.value).set(count)
+        m.chunks.set(runtime.store.count_chunks())
+        return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,65 @@
+"""Request and response bodies (they make the OpenAPI document at /docs)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class SearchRequest(BaseModel):
+    query: str = Field(min_length=1, max_length=4096)
+    k: int = Field(10, ge=1, le=100)
+    filter: dict[str, str] | None = Field(
+        None, description="Exact matches on doc_id, root, source_kind, uri, title."
+    )
+
+
+class SearchResultOut(BaseModel):
+    doc_id: str
+    uri: str
+    title: str
+    heading: list[str]
+    text: str
+    score: float
+    version: int
+    indexed_at: float | None
+
+
+class SearchResponseOut(BaseModel):
+    query: str
+    results: list[SearchResultOut]
+    model_version: str
+    took_ms: float
+
+
+class DocumentOut(BaseModel):
+    doc_id: str
+    status: str
+    source_kind: str
+    uri: str
+    root: str | None
+    title: str
+    version: int
+    source_version: int | None
+    content_hash: str | None
+    chunk_count: int
+    indexed_at: float | None
+    updated_at: float
+    reason: str | None
+    size_bytes: int | None
+    mtime_ns: int | None
+
+
+class DocumentListOut(BaseModel):
+    documents: list[DocumentOut]
+    count: int
+
+
+class StatusOut(BaseModel):
+    mode: str
+    model_version: str
+    documents: dict[str, int]
+    chunks: int
+    queue_depth: int
+    oldest_pending_change_age_seconds: float
+    watched_folders: list[str]
+    problems: list[DocumentOut]
