@@ -15,8 +15,26 @@ _BOMS = (
 )
 
 
+_WESTERN = ("cp1252", "latin_1", "iso8859_15")
+_TIE = 0.02
+
+
 class UndecodableError(ValueError):
     """The bytes are not text in any encoding we can recognise."""
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """UTF-16 text of mostly ASCII characters has NULs in every other byte: odd ones for big-endian."""
+    pairs = len(head) // 2
+    if pairs == 0:
+        return None
+    even_nuls = head[0 : pairs * 2 : 2].count(0)
+    odd_nuls = head[1 : pairs * 2 : 2].count(0)
+    if even_nuls > pairs * 0.3 and odd_nuls < pairs * 0.05:
+        return "utf-16-be"
+    if odd_nuls > pairs * 0.3 and even_nuls < pairs * 0.05:
+        return "utf-16-le"
+    return None
 
 
 def decode_text(data: bytes, declared: str | None = None) -> str:
@@ -30,15 +48,30 @@ def decode_text(data: bytes, declared: str | None = None) -> str:
             return data.decode(declared)
         except (LookupError, UnicodeDecodeError):
             pass
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
+    head = data[:4096]
+    if b"\x00" in head:
+        guessed = _utf16_without_bom(head)
+        if guessed:
+            return data.decode(guessed, errors="replace")
+    else:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    sample = data[:200_000]
     if b"\x00" in data[:4096]:
         # NULs without a BOM: UTF-16/32 without a BOM, or binary; detection tells which.
-        best = from_bytes(data[:200_000], cp_isolation=["utf_16", "utf_32", "utf_16_le", "utf_16_be"]).best()
+        matches = from_bytes(sample, cp_isolation=["utf_16", "utf_32", "utf_16_le", "utf_16_be"])
     else:
-        best = from_bytes(data[:200_000]).best()
+        matches = from_bytes(sample)
+    best = matches.best()
     if best is None or best.encoding is None:
         raise UndecodableError("content is not text in any recognised encoding")
-    return data.decode(best.encoding, errors="replace")
+    encoding = best.encoding
+    # On short samples several single-byte code pages look equally plausible; Western European is by far
+    # the most common legacy encoding, so it wins a tie.
+    for candidate in matches:
+        if candidate.encoding in _WESTERN and candidate.chaos <= best.chaos + _TIE:
+            encoding = candidate.encoding
+            break
+    return data.decode(encoding, errors="replace")

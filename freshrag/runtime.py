@@ -35,13 +35,16 @@ class Runtime:
         self.store.close()
 
 
-def build_runtime(settings: Settings, metrics: Metrics | None = None) -> Runtime:
-    """Open the store and load the model named by `settings` (raises `StoreLockedError`, `SettingsError`)."""
+def build_runtime(
+    settings: Settings, metrics: Metrics | None = None, embedder: SentenceTransformerEmbedder | None = None
+) -> Runtime:
+    """Open the store and load the model named by `settings` (raises `StoreLockedError`, `SettingsError`).
+    Pass `embedder` to share one loaded model between runtimes of one process."""
     logging.getLogger("freshrag").setLevel(settings.log_level)
     metrics = metrics or Metrics()
     store = open_store(settings)
     try:
-        embedder = load_embedder(settings)
+        embedder = embedder or load_embedder(settings)
         store.ensure_collections(embedder.dimension, embedder.model_version)
     except BaseException:
         store.close()

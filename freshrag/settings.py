@@ -49,6 +49,9 @@ class Settings(BaseSettings):
         "all-MiniLM-L6-v2", description="Model name (the packaged default) or a local model folder."
     )
     embedding_backend: EmbeddingBackend = Field("onnx-int8", description="onnx-int8, onnx or torch.")
+    model_cache_dir: Path | None = Field(
+        None, description="Where ONNX exports of models are kept; default <data_dir>/models (shareable)."
+    )
     embedding_batch_size: int = Field(32, ge=1, le=4096, description="Texts per forward pass.")
     chunk_max_tokens: int = Field(256, ge=32, le=512, description="Upper bound of a chunk, in model tokens.")
     chunk_target_tokens: int = Field(160, ge=16, le=512, description="Chunks are cut near this size.")
@@ -112,7 +115,7 @@ class Settings(BaseSettings):
 
     @property
     def models_dir(self) -> Path:
-        return self.data_dir / "models"
+        return self.model_cache_dir or self.data_dir / "models"
 
     @property
     def qdrant_path(self) -> Path:

@@ -1,0 +1,34 @@
+"""Shared test helpers: where the shared data lives, and waiting for an eventually-true condition."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parent.parent
+SHARED_DATA = PROJECT.parent / "shared" / "data"
+
+T = TypeVar("T")
+
+
+def eventually(probe: Callable[[], T], timeout: float = 20.0, interval: float = 0.05) -> T:
+    """Call `probe` until it returns something truthy; fail with the last value after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    value = probe()
+    while not value:
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition still false after {timeout} s (last value: {value!r})")
+        time.sleep(interval)
+        value = probe()
+    return value
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"{SHARED_DATA} is missing: tests read the shared data set from ../shared/data")
+    return SHARED_DATA

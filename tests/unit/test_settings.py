@@ -1,0 +1,31 @@
+from pathlib import Path
+
+import pytest
+
+from freshrag.settings import SettingsError, load_settings
+
+
+def test_environment_values_are_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRESHRAG_WATCH", "/a:/b")
+    monkeypatch.setenv("FRESHRAG_PORT", "9001")
+    monkeypatch.setenv("FRESHRAG_IGNORE_PATTERNS", "*.log, *.csv")
+    settings = load_settings()
+    assert settings.watch == (Path("/a"), Path("/b"))
+    assert settings.port == 9001
+    assert settings.ignore_patterns == ("*.log", "*.csv")
+    assert settings.embedded
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("FRESHRAG_PORT", "eighty"), ("FRESHRAG_EMBEDDING_BACKEND", "tensorflow"), ("FRESHRAG_BROKER_URL", "amqp://x")],
+)
+def test_a_bad_value_names_the_setting(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError, match=variable):
+        load_settings()
+
+
+def test_overrides_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRESHRAG_PORT", "9001")
+    assert load_settings(port=9002).port == 9002
