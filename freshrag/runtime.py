@@ -24,6 +24,7 @@ class Runtime:
     settings: Settings
     store: QdrantStore
     embedder: SentenceTransformerEmbedder
+    chunker: Chunker
     indexer: Indexer
     search: SearchService
     queue: ChangeQueue
@@ -62,6 +63,7 @@ def build_runtime(
         settings=settings,
         store=store,
         embedder=embedder,
+        chunker=chunker,
         indexer=indexer,
         search=SearchService(store, embedder, metrics),
         queue=queue,

@@ -1,0 +1,120 @@
+"""The indexing pipeline against the real model and local Qdrant: incremental, idempotent, gap-free."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from freshrag.documents import Change, DocStatus, Op, SourceKind
+from freshrag.runtime import Runtime
+from freshrag.sources import WatchedFolder
+
+SECTIONS = 50
+
+
+def long_markdown(edited: int | None = None) -> str:
+    parts = ["# Field guide"]
+    for number in range(SECTIONS):
+        body = f"Species {number} nests near rivers and feeds on insects during the summer months."
+        if number == edited:
+            body += " Recent surveys found it far north of its usual range."
+        parts.append(f"## Bird {number}\n\n{body}")
+    return "\n\n".join(parts)
+
+
+def change_for(runtime: Runtime, path: Path) -> Change:
+    return WatchedFolder.of(path.parent).change_for(path.name)
+
+
+def test_editing_one_paragraph_re_embeds_only_its_chunk(runtime: Runtime, tmp_path: Path) -> None:
+    doc = tmp_path / "guide.md"
+    doc.write_text(long_markdown())
+    first = runtime.indexer.apply(change_for(runtime, doc))
+    assert first.outcome == "indexed"
+    assert first.embedded == SECTIONS
+
+    doc.write_text(long_markdown(edited=17))
+    second = runtime.indexer.apply(change_for(runtime, doc))
+    assert (second.embedded, second.reused) == (1, SECTIONS - 1)
+    assert runtime.store.count_chunks() == SECTIONS
+    hit = runtime.search.search("sighted far north of its range", 1).results[0]
+    assert "Bird 17" in hit.heading
+    assert hit.version == 2
+
+
+def test_applying_a_change_twice_changes_nothing(runtime: Runtime, tmp_path: Path) -> None:
+    doc = tmp_path / "a.txt"
+    doc.write_text("Honeybees communicate with a waggle dance.")
+    change = change_for(runtime, doc)
+    runtime.indexer.apply(change)
+    before = runtime.store.get_record(change.doc_id)
+    again = runtime.indexer.apply(change)
+    after = runtime.store.get_record(change.doc_id)
+    assert again.outcome == "unchanged"
+    assert again.embedded == 0
+    assert before is not None and after is not None
+    assert (after.version, after.chunk_ids, after.content_hash) == (before.version, before.chunk_ids, before.content_hash)
+    assert runtime.store.count_chunks() == 1
+
+
+def test_delete_leaves_no_chunk_and_a_deleted_record(runtime: Runtime, tmp_path: Path) -> None:
+    doc = tmp_path / "b.md"
+    doc.write_text("# Orchids\n\nSome orchids mimic insects.\n\n## Care\n\nWater sparingly.")
+    change = change_for(runtime, doc)
+    runtime.indexer.apply(change)
+    doc.unlink()
+    outcome = runtime.indexer.apply(Change(change.doc_id, Op.DELETE, SourceKind.FILE, change.uri, root=change.root))
+    assert outcome.outcome == "deleted"
+    assert runtime.store.chunk_ids_of(change.doc_id) == set()
+    record = runtime.store.get_record(change.doc_id)
+    assert record is not None and record.status is DocStatus.DELETED and record.chunk_count == 0
+
+
+def test_a_document_stays_searchable_while_it_is_re_indexed(runtime: Runtime, tmp_path: Path) -> None:
+    doc = tmp_path / "c.md"
+    doc.write_text(long_markdown())
+    change = change_for(runtime, doc)
+    runtime.indexer.apply(change)
+    misses: list[int] = []
+    done = threading.Event()
+
+    def search_continuously() -> None:
+        while not done.is_set():
+            results = runtime.search.search("species nests near rivers", 5).results
+            if not any(r.doc_id == change.doc_id for r in results):
+                misses.append(1)
+
+    searcher = threading.Thread(target=search_continuously)
+    searcher.start()
+    try:
+        for round_number in range(8):
+            doc.write_text(long_markdown(edited=round_number).replace("insects", f"insects (rev {round_number})"))
+            runtime.indexer.apply(change)
+    finally:
+        done.set()
+        searcher.join()
+    assert misses == []
+
+
+def test_an_older_source_version_never_overwrites_a_newer_one(runtime: Runtime, tmp_path: Path) -> None:
+    doc = tmp_path / "d.txt"
+    doc.write_text("Version three of the release notes.")
+    base = change_for(runtime, doc)
+    newer = Change(base.doc_id, Op.UPSERT, SourceKind.FILE, base.uri, version=3, root=base.root)
+    older = Change(base.doc_id, Op.UPSERT, SourceKind.FILE, base.uri, version=2, root=base.root)
+    assert runtime.indexer.apply(newer).outcome == "indexed"
+    doc.write_text("Version two of the release notes.")
+    assert runtime.indexer.apply(older).outcome == "stale"
+    assert runtime.search.search("release notes", 1).results[0].text == "Version three of the release notes."
+
+
+def test_oversized_files_and_link_loops_are_recorded_with_a_reason(runtime: Runtime, tmp_path: Path) -> None:
+    big = tmp_path / "big.txt"
+    big.write_text("x" * (runtime.settings.max_file_bytes + 1))
+    loop = tmp_path / "loop.txt"
+    loop.symlink_to(loop)
+    outcomes = {p.name: runtime.indexer.apply(change_for(runtime, p)) for p in (big, loop)}
+    assert outcomes["big.txt"].outcome == "skipped"
+    assert "over the limit" in (outcomes["big.txt"].reason or "")
+    assert outcomes["loop.txt"].outcome == "skipped"
+    assert "link loop" in (outcomes["loop.txt"].reason or "")
