@@ -17,8 +17,8 @@ from freshrag.settings import Settings, SettingsError, load_settings
 from freshrag.store import StoreLockedError
 
 app = typer.Typer(help="Keep a RAG index as fresh as the documents behind it.", no_args_is_help=True)
-console = Console(stderr=True)
-out = Console()
+console = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 WatchOption = Annotated[
     list[Path] | None, typer.Option("--watch", "-w", help="Folder to watch (repeatable).")
@@ -164,7 +164,7 @@ def search(
         lambda runtime: asdict(runtime.search.search(query, k)),
     )
     if as_json:
-        out.print_json(json.dumps(answer))
+        print(json.dumps(answer, indent=2))
     else:
         print_search(out, answer)
 
@@ -177,7 +177,7 @@ def status(as_json: JsonOption = False, data_dir: DataDirOption = None) -> None:
     settings = _settings(data_dir=data_dir)
     answer = _local_or_remote(settings, lambda client: client.get("/status"), collect_status)
     if as_json:
-        out.print_json(json.dumps(answer))
+        print(json.dumps(answer, indent=2))
     else:
         print_status(out, answer)
 

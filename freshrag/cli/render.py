@@ -24,10 +24,12 @@ def print_search(console: Console, answer: dict[str, Any]) -> None:
         heading = " > ".join(hit.get("heading") or [])
         console.print(
             f"[bold]{rank}.[/] [cyan]{hit['score']:.3f}[/] [bold]{hit['title'] or hit['doc_id']}[/]"
-            + (f" — {heading}" if heading else "")
+            + (f" — {heading}" if heading else ""),
+            soft_wrap=True,
         )
         console.print(
-            f"   [dim]{hit['uri']} · version {hit['version']} · indexed {when(hit['indexed_at'])}[/]"
+            f"   [dim]{hit['uri']} · version {hit['version']} · indexed {when(hit['indexed_at'])}[/]",
+            soft_wrap=True,
         )
         snippet = " ".join(hit["text"].split())
         console.print(f"   {snippet[:300]}{'…' if len(snippet) > 300 else ''}", highlight=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import signal
 import threading
 
 import uvicorn
@@ -64,6 +65,10 @@ def serve(settings: Settings, *, worker: bool) -> None:
             settings.port,
             ", ".join(str(f.path) for f in runtime.folders) or "no folder",
         )
+        # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler that was
+        # installed before it: make that handler a clean exit, so the finally below stops everything.
+        for handled in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(handled, _exit_cleanly)
         server.run()
     finally:
         if watcher:
@@ -71,6 +76,10 @@ def serve(settings: Settings, *, worker: bool) -> None:
         if embedded_worker:
             embedded_worker.stop()
         runtime.close()
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def watch_only(settings: Settings) -> None:
@@ -82,10 +91,10 @@ def watch_only(settings: Settings) -> None:
     watcher = FolderWatcher(
         folders, IgnoreRules(settings.ignore_patterns), queue, settings.watch_settle_seconds
     )
+    for handled in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(handled, _exit_cleanly)
     watcher.start()
     try:
         threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
     finally:
         watcher.stop()

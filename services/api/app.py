@@ -23,14 +23,13 @@ from services.api.schemas import (
 )
 
 log = logging.getLogger(__name__)
+_bearer = HTTPBearer(auto_error=False)
 
 
 def create_app(runtime: Runtime) -> FastAPI:
     """The HTTP API over `runtime`'s store, search and queue."""
     app = FastAPI(title="freshrag", version="0.1.0", description="A RAG index kept as fresh as its sources.")
-    bearer = HTTPBearer(auto_error=False)
-
-    def require_admin(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+    def require_admin(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
         token = runtime.settings.api_token
         if token is None:
             return  # without a token the server only listens on loopback

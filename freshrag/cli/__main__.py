@@ -1,0 +1,3 @@
+from freshrag.cli.main import main
+
+main()
