@@ -13,6 +13,8 @@ import os
 import platform
 import shutil
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -114,6 +116,17 @@ class SentenceTransformerEmbedder:
         return len(encoding.ids)
 
 
+@contextmanager
+def _quiet_root_logger() -> Iterator[None]:
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
 def _prepare_onnx(source: Path, local: Path, *, quantised: bool) -> str:
     """Export the model to ONNX (and int8) once under `local`; return the file name to load."""
     from sentence_transformers import SentenceTransformer, export_dynamic_quantized_onnx_model
@@ -133,7 +146,8 @@ def _prepare_onnx(source: Path, local: Path, *, quantised: bool) -> str:
         if not found:
             log.info("quantising %s to int8 for %s (once)", local, target)
             model = SentenceTransformer(str(local), device="cpu", backend="onnx")
-            export_dynamic_quantized_onnx_model(model, target, str(local))
+            with _quiet_root_logger():  # onnxruntime logs one INFO line per tensor on the root logger
+                export_dynamic_quantized_onnx_model(model, target, str(local))
             found = sorted((local / "onnx").glob(f"model_q*int8_{target}.onnx"))
         return f"onnx/{found[0].name}"
 

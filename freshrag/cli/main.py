@@ -13,6 +13,7 @@ from rich.console import Console
 
 from freshrag.cli.client import ApiClient, InstanceUnreachableError
 from freshrag.cli.render import print_search, print_status
+from freshrag.evaluation import DatasetError
 from freshrag.settings import Settings, SettingsError, load_settings
 from freshrag.store import StoreLockedError
 
@@ -228,7 +229,13 @@ def evaluate(
 def main() -> None:
     try:
         app()
-    except (SettingsError, StoreLockedError, InstanceUnreachableError, FileNotFoundError) as exc:
+    except (
+        SettingsError,
+        StoreLockedError,
+        InstanceUnreachableError,
+        FileNotFoundError,
+        DatasetError,
+    ) as exc:
         console.print(f"[red]freshrag:[/] {exc}")
         sys.exit(2)
     except RuntimeError as exc:

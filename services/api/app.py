@@ -29,6 +29,7 @@ _bearer = HTTPBearer(auto_error=False)
 def create_app(runtime: Runtime) -> FastAPI:
     """The HTTP API over `runtime`'s store, search and queue."""
     app = FastAPI(title="freshrag", version="0.1.0", description="A RAG index kept as fresh as its sources.")
+
     def require_admin(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
         token = runtime.settings.api_token
         if token is None:

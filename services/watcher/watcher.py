@@ -23,6 +23,7 @@ from services.watcher.debounce import Debouncer
 
 log = logging.getLogger(__name__)
 
+
 class _Settling(NamedTuple):
     kind: str  # "file" or "dir"
     folder: WatchedFolder

@@ -40,8 +40,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def run(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*FRESHRAG, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+def run(
+    args: list[str], env: dict[str, str], cwd: Path, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*FRESHRAG, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
 
 
 class Instance:
@@ -72,7 +76,11 @@ def start_up(tmp_path: Path, env: dict[str, str]) -> Iterator[Callable[..., Inst
         handle = log.open("w")
         process = subprocess.Popen(
             [*FRESHRAG, "up", "--port", str(port), *args],
-            env=env, cwd=tmp_path, stdout=handle, stderr=subprocess.STDOUT, text=True,
+            env=env,
+            cwd=tmp_path,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         instance = Instance(process, f"http://127.0.0.1:{port}", log)
         instances.append(instance)

@@ -10,7 +10,9 @@ from tests.conftest import eventually
 from tests.e2e.conftest import Instance, run
 
 
-def test_up_keeps_a_watched_folder_searchable(start_up: Callable[..., Instance], tmp_path: Path, env: dict[str, str]) -> None:
+def test_up_keeps_a_watched_folder_searchable(
+    start_up: Callable[..., Instance], tmp_path: Path, env: dict[str, str]
+) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     (inbox / "before.md").write_text("# Comets\n\nComets grow tails of gas and dust near the sun.")
@@ -28,7 +30,9 @@ def test_up_keeps_a_watched_folder_searchable(start_up: Callable[..., Instance],
     assert hit["uri"] == str(inbox / "lighthouse.txt")
     assert hit["version"] == 1
     assert hit["indexed_at"] is not None
-    answer = up.http.post("/search", json={"query": "lighthouse", "k": 1, "filter": {"doc_id": hit["doc_id"]}}).json()
+    answer = up.http.post(
+        "/search", json={"query": "lighthouse", "k": 1, "filter": {"doc_id": hit["doc_id"]}}
+    ).json()
     assert answer["model_version"] == "all-MiniLM-L6-v2"
     assert answer["results"][0]["doc_id"] == hit["doc_id"]
     assert up.http.post("/search", json={"query": "x", "filter": {"secret": "1"}}).status_code == 400

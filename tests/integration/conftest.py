@@ -44,7 +44,9 @@ def make_settings(tmp_path: Path, models_dir: Path) -> Callable[..., Settings]:
 
 
 @pytest.fixture
-def runtime(make_settings: Callable[..., Settings], embedder: SentenceTransformerEmbedder) -> Iterator[Runtime]:
+def runtime(
+    make_settings: Callable[..., Settings], embedder: SentenceTransformerEmbedder
+) -> Iterator[Runtime]:
     rt = build_runtime(make_settings(), embedder=embedder)
     yield rt
     rt.close()

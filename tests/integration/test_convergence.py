@@ -34,7 +34,11 @@ operations = st.lists(
         st.tuples(st.just("rename"), st.sampled_from(NAMES), st.sampled_from(NAMES)),
         # Let the watcher and the worker catch up, so later operations hit documents already indexed.
         st.tuples(st.just("pause"), st.just(""), st.none()),
-        st.tuples(st.just("move_dir"), st.sampled_from(["notes", "notes/deep"]), st.sampled_from(["moved", "notes/x"])),
+        st.tuples(
+            st.just("move_dir"),
+            st.sampled_from(["notes", "notes/deep"]),
+            st.sampled_from(["moved", "notes/x"]),
+        ),
     ),
     min_size=1,
     max_size=14,
@@ -97,7 +101,9 @@ def test_the_index_converges_on_the_folder(start_system: Callable[..., System]) 
     def check(ops: list[tuple[str, str, str | None]]) -> None:
         root = system.inbox / f"run{next(runs)}"
         root.mkdir()
-        seed = [("write", name, TEXTS[i % len(TEXTS)]) for i, name in enumerate(NAMES)] + [("pause", "", None)]
+        seed = [("write", name, TEXTS[i % len(TEXTS)]) for i, name in enumerate(NAMES)] + [
+            ("pause", "", None)
+        ]
         for operation in seed + ops:
             apply(root, operation)
         eventually(lambda: converged(system), timeout=30)

@@ -53,7 +53,11 @@ def test_applying_a_change_twice_changes_nothing(runtime: Runtime, tmp_path: Pat
     assert again.outcome == "unchanged"
     assert again.embedded == 0
     assert before is not None and after is not None
-    assert (after.version, after.chunk_ids, after.content_hash) == (before.version, before.chunk_ids, before.content_hash)
+    assert (after.version, after.chunk_ids, after.content_hash) == (
+        before.version,
+        before.chunk_ids,
+        before.content_hash,
+    )
     assert runtime.store.count_chunks() == 1
 
 
@@ -63,7 +67,9 @@ def test_delete_leaves_no_chunk_and_a_deleted_record(runtime: Runtime, tmp_path:
     change = change_for(runtime, doc)
     runtime.indexer.apply(change)
     doc.unlink()
-    outcome = runtime.indexer.apply(Change(change.doc_id, Op.DELETE, SourceKind.FILE, change.uri, root=change.root))
+    outcome = runtime.indexer.apply(
+        Change(change.doc_id, Op.DELETE, SourceKind.FILE, change.uri, root=change.root)
+    )
     assert outcome.outcome == "deleted"
     assert runtime.store.chunk_ids_of(change.doc_id) == set()
     record = runtime.store.get_record(change.doc_id)
@@ -88,7 +94,9 @@ def test_a_document_stays_searchable_while_it_is_re_indexed(runtime: Runtime, tm
     searcher.start()
     try:
         for round_number in range(8):
-            doc.write_text(long_markdown(edited=round_number).replace("insects", f"insects (rev {round_number})"))
+            doc.write_text(
+                long_markdown(edited=round_number).replace("insects", f"insects (rev {round_number})")
+            )
             runtime.indexer.apply(change)
     finally:
         done.set()

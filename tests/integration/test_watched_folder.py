@@ -27,8 +27,15 @@ def test_drop_edit_rename_and_delete_are_reflected_in_search(start_system: Calla
     assert hits[0].version == 1
     assert hits[0].title == "Volcanoes"
 
-    write(note, "# Volcanoes\n\nMagma rises through the crust and erupts as lava.\n\n## Ash\n\nAsh clouds ground planes.\n")
-    eventually(lambda: any("Ash clouds" in h.text for h in system.runtime.search.search("aircraft grounded", 5).results))
+    write(
+        note,
+        "# Volcanoes\n\nMagma rises through the crust and erupts as lava.\n\n## Ash\n\nAsh clouds ground planes.\n",
+    )
+    eventually(
+        lambda: any(
+            "Ash clouds" in h.text for h in system.runtime.search.search("aircraft grounded", 5).results
+        )
+    )
     assert {h.version for h in system.runtime.search.search("lava", 5).results} == {2}
 
     renamed = system.inbox / "geology" / "volcano.md"
@@ -42,7 +49,9 @@ def test_drop_edit_rename_and_delete_are_reflected_in_search(start_system: Calla
     assert system.runtime.store.count_chunks() == 0
 
 
-def test_moving_a_whole_directory_moves_its_documents(start_system: Callable[..., System], tmp_path: Path) -> None:
+def test_moving_a_whole_directory_moves_its_documents(
+    start_system: Callable[..., System], tmp_path: Path
+) -> None:
     system = start_system()
     for name in ("a", "b", "c"):
         write(system.inbox / "team" / f"{name}.txt", f"Document {name} about the quarterly budget review.")
@@ -87,7 +96,11 @@ def test_changes_made_while_stopped_are_applied_at_start(start_system: Callable[
 
     again = start_system()
     inbox = again.inbox
-    eventually(lambda: again.searchable_docs("nature", 10) == {str(inbox / n) for n in ("keep.md", "edit.md", "new.md")})
+    eventually(
+        lambda: (
+            again.searchable_docs("nature", 10) == {str(inbox / n) for n in ("keep.md", "edit.md", "new.md")}
+        )
+    )
     eventually(lambda: any("Icebergs" in h.text for h in again.runtime.search.search("icebergs", 3).results))
 
 
@@ -97,6 +110,11 @@ def test_a_burst_of_saves_ends_with_the_final_content(start_system: Callable[...
     for number in range(40):
         write(target, f"The counter now reads {number} after many saves.")
         time.sleep(0.005)
-    eventually(lambda: system.settled() and any("reads 39" in h.text for h in system.runtime.search.search("counter", 5).results))
+    eventually(
+        lambda: (
+            system.settled()
+            and any("reads 39" in h.text for h in system.runtime.search.search("counter", 5).results)
+        )
+    )
     texts = [h.text for h in system.runtime.search.search("counter reads", 10).results]
     assert texts == ["The counter now reads 39 after many saves."]

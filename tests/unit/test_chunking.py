@@ -12,10 +12,14 @@ def paragraph(n: int, topic: str) -> str:
 
 def test_an_edit_in_one_section_leaves_the_other_sections_chunks_identical() -> None:
     chunker = Chunker(words, max_tokens=120, target_tokens=80)
-    sections = [Section(("Doc", f"Part {s}"), "\n\n".join(paragraph(p, f"s{s}") for p in range(12))) for s in range(4)]
+    sections = [
+        Section(("Doc", f"Part {s}"), "\n\n".join(paragraph(p, f"s{s}") for p in range(12))) for s in range(4)
+    ]
     before = chunker.chunk(ParsedDocument("Doc", sections))
     edited = list(sections)
-    edited[2] = Section(edited[2].heading, edited[2].text.replace("s2p", "s2p").replace("s23w4", "CHANGED", 1))
+    edited[2] = Section(
+        edited[2].heading, edited[2].text.replace("s2p", "s2p").replace("s23w4", "CHANGED", 1)
+    )
     after = chunker.chunk(ParsedDocument("Doc", edited))
     untouched = lambda chunks: [c for c in chunks if c.heading != ("Doc", "Part 2")]  # noqa: E731
     assert [c.key for c in untouched(before)] == [c.key for c in untouched(after)]
@@ -46,7 +50,9 @@ def test_chunks_never_exceed_the_token_budget_even_for_one_huge_paragraph() -> N
 
 def test_repeated_passages_get_distinct_keys_and_carry_title_and_heading() -> None:
     chunker = Chunker(words, max_tokens=64, target_tokens=10)
-    chunks = chunker.chunk(ParsedDocument("Title", [Section(("Title", "A"), "same text"), Section(("Title", "A"), "same text")]))
+    chunks = chunker.chunk(
+        ParsedDocument("Title", [Section(("Title", "A"), "same text"), Section(("Title", "A"), "same text")])
+    )
     assert len({c.key for c in chunks}) == 2
     assert chunks[0].embed_text.startswith("Title\nA\n\n")
     assert chunks[0].text == "same text"

@@ -9,7 +9,9 @@ def test_metrics_on_a_hand_computed_ranking() -> None:
     assert mrr_at(ranked, relevant, 10) == 0.5
     assert recall_at(ranked, relevant, 2) == 0.5
     ideal = 1 + 1 / 1.584962500721156
-    assert ndcg_at(ranked, relevant, 10) == pytest.approx((1 / 1.584962500721156 + 1 / 2.321928094887362) / ideal)
+    assert ndcg_at(ranked, relevant, 10) == pytest.approx(
+        (1 / 1.584962500721156 + 1 / 2.321928094887362) / ideal
+    )
 
 
 def test_unanswered_queries_count_as_zero() -> None:

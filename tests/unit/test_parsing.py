@@ -14,8 +14,10 @@ def test_markdown_sections_follow_headings_but_not_hashes_in_code() -> None:
 
 
 def test_html_drops_scripts_and_styles_and_splits_at_headings() -> None:
-    source = b"<html><head><title>T</title><style>p{}</style></head><body><script>var x=1;</script>" \
+    source = (
+        b"<html><head><title>T</title><style>p{}</style></head><body><script>var x=1;</script>"
         b"<h1>Top</h1><p>one <b>bold</b> word</p><h2>Sub</h2><p>two</p></body></html>"
+    )
     doc = parse_file("page.html", source)
     assert isinstance(doc, ParsedDocument)
     assert doc.title == "T"

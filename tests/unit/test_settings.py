@@ -18,7 +18,11 @@ def test_environment_values_are_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("FRESHRAG_PORT", "eighty"), ("FRESHRAG_EMBEDDING_BACKEND", "tensorflow"), ("FRESHRAG_BROKER_URL", "amqp://x")],
+    [
+        ("FRESHRAG_PORT", "eighty"),
+        ("FRESHRAG_EMBEDDING_BACKEND", "tensorflow"),
+        ("FRESHRAG_BROKER_URL", "amqp://x"),
+    ],
 )
 def test_a_bad_value_names_the_setting(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
     monkeypatch.setenv(variable, value)
