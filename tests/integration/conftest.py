@@ -3,6 +3,7 @@ in-process Celery worker and the real watchdog watcher."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,7 +100,5 @@ def start_system(
 
     yield start
     for system in started:
-        try:
+        with contextlib.suppress(Exception):  # already stopped by the test
             system.stop()
-        except Exception:  # already stopped by the test
-            pass

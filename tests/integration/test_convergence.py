@@ -21,7 +21,7 @@ from tests.integration.conftest import System
 NAMES = ["a.md", "notes/c.md", "notes/deep/e.html", "b.txt"]
 TEXTS = [
     "Rivers carry sediment to the sea.",
-    "# Bridges\n\nSuspension bridges hang from cables.\n\n## Arches\n\nArches push outward on their abutments.",
+    "# Bridges\n\nSuspension bridges hang from cables.\n\n## Arches\n\nArches push outward on abutments.",
     "Owls hunt at night with silent wings.\n\nThey swallow prey whole.",
     "<html><body><h1>Tea</h1><p>Green tea is not oxidised.</p></body></html>",
     "",
@@ -60,9 +60,10 @@ def apply(root: Path, operation: tuple[str, str, str | None]) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(path, target)
     elif kind == "move_dir" and path.is_dir() and argument and not (root / argument).exists():
-        if not (root / argument).resolve().is_relative_to(path.resolve()):
-            (root / argument).parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(path), str(root / argument))
+        target = root / argument
+        if not target.resolve().is_relative_to(path.resolve()):  # never into itself
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(path), str(target))
 
 
 def expected_index(system: System) -> dict[str, Counter[str]]:

@@ -52,7 +52,8 @@ def test_applying_a_change_twice_changes_nothing(runtime: Runtime, tmp_path: Pat
     after = runtime.store.get_record(change.doc_id)
     assert again.outcome == "unchanged"
     assert again.embedded == 0
-    assert before is not None and after is not None
+    assert before is not None
+    assert after is not None
     assert (after.version, after.chunk_ids, after.content_hash) == (
         before.version,
         before.chunk_ids,
@@ -73,7 +74,9 @@ def test_delete_leaves_no_chunk_and_a_deleted_record(runtime: Runtime, tmp_path:
     assert outcome.outcome == "deleted"
     assert runtime.store.chunk_ids_of(change.doc_id) == set()
     record = runtime.store.get_record(change.doc_id)
-    assert record is not None and record.status is DocStatus.DELETED and record.chunk_count == 0
+    assert record is not None
+    assert record.status is DocStatus.DELETED
+    assert record.chunk_count == 0
 
 
 def test_a_document_stays_searchable_while_it_is_re_indexed(runtime: Runtime, tmp_path: Path) -> None:

@@ -29,7 +29,8 @@ def test_drop_edit_rename_and_delete_are_reflected_in_search(start_system: Calla
 
     write(
         note,
-        "# Volcanoes\n\nMagma rises through the crust and erupts as lava.\n\n## Ash\n\nAsh clouds ground planes.\n",
+        "# Volcanoes\n\nMagma rises through the crust and erupts as lava.\n\n"
+        "## Ash\n\nAsh clouds ground planes.\n",
     )
     eventually(
         lambda: any(

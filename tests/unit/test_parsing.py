@@ -4,7 +4,10 @@ from freshrag.parsing import Failed, ParsedDocument, Skipped, parse_file
 
 
 def test_markdown_sections_follow_headings_but_not_hashes_in_code() -> None:
-    source = b"---\ntitle: x\n---\n# Guide\nintro\n\n## Install\n```sh\n# not a heading\npip install\n```\n## Use\nrun it\n"
+    source = (
+        b"---\ntitle: x\n---\n# Guide\nintro\n\n"
+        b"## Install\n```sh\n# not a heading\npip install\n```\n## Use\nrun it\n"
+    )
     doc = parse_file("guide.md", source)
     assert isinstance(doc, ParsedDocument)
     assert doc.title == "Guide"
