@@ -1,0 +1,26 @@
+# Two commands do everything on a fresh machine:  `make up`  and  `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+WATCH ?= ./inbox
+
+.PHONY: setup up test lint
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+up: setup
+	$(VENV)/bin/freshrag up --watch $(WATCH)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+test: lint
+	$(PY) -m pytest -q -p no:cacheprovider --durations=10
