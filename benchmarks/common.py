@@ -45,10 +45,22 @@ def free_port() -> int:
 
 def start_up(folder: Path, data_dir: Path, **env: str) -> tuple[subprocess.Popen[bytes], httpx.Client]:
     port = free_port()
-    environment = os.environ | {"FRESHRAG_MODEL_CACHE_DIR": str(MODEL_CACHE), "FRESHRAG_LOG_LEVEL": "WARNING"} | env
+    environment = (
+        os.environ | {"FRESHRAG_MODEL_CACHE_DIR": str(MODEL_CACHE), "FRESHRAG_LOG_LEVEL": "WARNING"} | env
+    )
     process = subprocess.Popen(
-        [sys.executable, "-m", "freshrag.cli", "up", "--watch", str(folder), "--port", str(port), "--data-dir",
-         str(data_dir)],
+        [
+            sys.executable,
+            "-m",
+            "freshrag.cli",
+            "up",
+            "--watch",
+            str(folder),
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+        ],
         env=environment,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -31,7 +31,9 @@ def one_run(files: int) -> list[float]:
             for number in range(files):
                 name = f"note-{number}.md"
                 started = time.perf_counter()
-                (inbox / name).write_text(f"# Note {number}\n\nMeeting notes number {number}: budget and hiring.\n")
+                (inbox / name).write_text(
+                    f"# Note {number}\n\nMeeting notes number {number}: budget and hiring.\n"
+                )
                 while True:
                     answer = client.get(f"/documents/{file_doc_id(key, name)}")
                     if answer.status_code == 200 and answer.json()["status"] == "indexed":

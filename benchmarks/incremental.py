@@ -32,7 +32,9 @@ from workers.app import EmbeddedWorker
 def fifty_chunks(sectioned: bool, edited: int | None = None) -> str:
     parts = ["# Handbook"]
     for number in range(50):
-        body = " ".join(f"Rule {number} clause {i} explains the procedure for case {number}." for i in range(12))
+        body = " ".join(
+            f"Rule {number} clause {i} explains the procedure for case {number}." for i in range(12)
+        )
         if number == edited:
             body += " This clause was amended last week."
         parts.append(f"## Rule {number}\n\n{body}" if sectioned else body)
@@ -53,7 +55,8 @@ def single_edit(runtime: Runtime, folder: Path) -> dict[str, object]:
             path.write_text(fifty_chunks(sectioned))
             runtime.indexer.apply(change)
         results["sectioned" if sectioned else "one long section"] = {
-            "chunks": first.embedded, "re_embedded_per_one_paragraph_edit": edits
+            "chunks": first.embedded,
+            "re_embedded_per_one_paragraph_edit": edits,
         }
     return results
 
@@ -65,12 +68,16 @@ def git(repo: Path, *args: str) -> str:
 def replay(runtime: Runtime, inbox: Path, commits: int, pace: float) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as scratch:
         repo = Path(scratch) / "history"
-        subprocess.run(["git", "clone", "-q", str(SHARED_DATA / "history" / "fastapi-docs-en.bundle"), str(repo)],
-                       check=True)
+        subprocess.run(
+            ["git", "clone", "-q", str(SHARED_DATA / "history" / "fastapi-docs-en.bundle"), str(repo)],
+            check=True,
+        )
         order = git(repo, "rev-list", "--reverse", "HEAD").split()[:commits]
         worker = EmbeddedWorker(runtime)
         worker.start()
-        watcher = FolderWatcher(runtime.folders, runtime.rules, runtime.queue, runtime.settings.watch_settle_seconds)
+        watcher = FolderWatcher(
+            runtime.folders, runtime.rules, runtime.queue, runtime.settings.watch_settle_seconds
+        )
         watcher.start()
         embedded_before = runtime.metrics.chunks_embedded._value.get()
         reused_before = runtime.metrics.chunks_reused._value.get()
@@ -79,10 +86,16 @@ def replay(runtime: Runtime, inbox: Path, commits: int, pace: float) -> dict[str
         previous = None
         for commit in order:
             if previous is None:
-                changes = [("A", path) for path in git(repo, "ls-tree", "-r", "--name-only", commit).split("\n") if path]
+                changes = [
+                    ("A", path)
+                    for path in git(repo, "ls-tree", "-r", "--name-only", commit).split("\n")
+                    if path
+                ]
             else:
-                changes = [tuple(line.split("\t")) for line in git(repo, "diff", "--name-status", "-M", previous,
-                                                                   commit).splitlines()]
+                changes = [
+                    tuple(line.split("\t"))
+                    for line in git(repo, "diff", "--name-status", "-M", previous, commit).splitlines()
+                ]
             for change in changes:
                 kind = change[0][0]
                 operations[kind] += 1
@@ -91,8 +104,13 @@ def replay(runtime: Runtime, inbox: Path, commits: int, pace: float) -> dict[str
                 if kind in ("A", "M", "R", "C"):
                     target = inbox / change[-1]
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(subprocess.run(["git", "-C", str(repo), "show", f"{commit}:{change[-1]}"],
-                                                      check=True, capture_output=True).stdout)
+                    target.write_bytes(
+                        subprocess.run(
+                            ["git", "-C", str(repo), "show", f"{commit}:{change[-1]}"],
+                            check=True,
+                            capture_output=True,
+                        ).stdout
+                    )
             previous = commit
             time.sleep(pace)
         deadline = time.monotonic() + 600
@@ -139,15 +157,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         edits = Path(scratch) / "edits"
         edits.mkdir()
-        runtime = build_runtime(load_settings(data_dir=Path(scratch) / "a", model_cache_dir=MODEL_CACHE),
-                                embedder=embedder)
+        runtime = build_runtime(
+            load_settings(data_dir=Path(scratch) / "a", model_cache_dir=MODEL_CACHE), embedder=embedder
+        )
         single = single_edit(runtime, edits)
         runtime.close()
         inbox = Path(scratch) / "docs"
         inbox.mkdir()
         runtime = build_runtime(
-            load_settings(data_dir=Path(scratch) / "b", model_cache_dir=MODEL_CACHE, watch=(inbox,),
-                          reconcile_interval_seconds=0),
+            load_settings(
+                data_dir=Path(scratch) / "b",
+                model_cache_dir=MODEL_CACHE,
+                watch=(inbox,),
+                reconcile_interval_seconds=0,
+            ),
             embedder=embedder,
         )
         history = replay(runtime, inbox, args.commits, args.pace)

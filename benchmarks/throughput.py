@@ -64,16 +64,24 @@ def main() -> None:
             seconds = time.perf_counter() - started
             embedded = sum(outcome.embedded for outcome in outcomes)
             runtime.close()
-            rounds.append({"chunks": len(texts), "raw_chunks_per_s": round(raw, 1),
-                           "ingest_chunks_per_s": round(embedded / seconds, 1),
-                           "ratio": round(embedded / seconds / raw, 3)})
+            rounds.append(
+                {
+                    "chunks": len(texts),
+                    "raw_chunks_per_s": round(raw, 1),
+                    "ingest_chunks_per_s": round(embedded / seconds, 1),
+                    "ratio": round(embedded / seconds / raw, 3),
+                }
+            )
             print(rounds[-1], flush=True)
-    save("throughput", {
-        "what": "freshrag ingest vs raw ONNX-int8 encode of the same chunk texts, SciFact as Markdown files",
-        "documents": args.docs,
-        "rounds": rounds,
-        "median_ratio": statistics.median(r["ratio"] for r in rounds),
-    })
+    save(
+        "throughput",
+        {
+            "what": "freshrag ingest vs raw ONNX-int8 encode of the same chunk texts (SciFact as Markdown)",
+            "documents": args.docs,
+            "rounds": rounds,
+            "median_ratio": statistics.median(r["ratio"] for r in rounds),
+        },
+    )
 
 
 if __name__ == "__main__":

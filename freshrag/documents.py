@@ -71,6 +71,8 @@ class DocumentRecord:
     source_version: int | None = None
     content_hash: str | None = None
     chunk_ids: list[str] = field(default_factory=list)
+    # Ids being written right now (write-ahead): after a crash, the next run deletes any it does not keep.
+    pending_chunk_ids: list[str] = field(default_factory=list)
     indexed_at: float | None = None
     updated_at: float = field(default_factory=time.time)
     reason: str | None = None
@@ -98,7 +100,7 @@ class DocumentRecord:
         """The shape `GET /documents/{doc_id}` answers with."""
         data = self.to_payload()
         data["chunk_count"] = self.chunk_count
-        del data["chunk_ids"]
+        del data["chunk_ids"], data["pending_chunk_ids"]
         return data
 
 

@@ -1,8 +1,9 @@
 """Applying changes to the index: load, parse, chunk, embed only new chunks, write new, delete stale, record.
 
 The order of writes is what keeps the invariants: new chunks are written before stale ones are deleted (the
-document never disappears from search while it is re-indexed), and stale chunks are found by asking the
-store, not the record (a crash between two writes leaves no orphan behind the next run). Work is recomputed
+document never disappears from search while it is re-indexed), and the ids about to be written are recorded
+before they are written, so the next run finds and deletes any a crash left behind, by id, without scanning
+the index (the work per change never grows with the corpus). Work is recomputed
 from the source's current state, so applying a change twice, or two changes in either order, ends the same.
 """
 
@@ -193,11 +194,13 @@ class Indexer:
         if plan.outcome == "stale":
             return self._done(plan, Outcome(change.doc_id, "stale"))
         if plan.outcome == "unchanged":
+            self._store.delete_chunks(sorted(_stored_ids(record) - set(record.chunk_ids)))
+            record.pending_chunk_ids = []
             self._store.put_record(record)
             return self._done(plan, Outcome(change.doc_id, "unchanged", reused=record.chunk_count))
         if plan.outcome != "indexed":
             # deleted, skipped or failed: nothing of the document may stay searchable.
-            self._store.delete_document_chunks(change.doc_id)
+            self._store.delete_chunks(sorted(_stored_ids(plan.previous)))
             if plan.outcome != "deleted" or plan.previous is not None:
                 self._store.put_record(record)  # a tombstone keeps versions monotonic after a delete
             return self._done(plan, Outcome(change.doc_id, plan.outcome, reason=record.reason))
@@ -215,16 +218,32 @@ class Indexer:
                 "chunk_key": chunk.key,
             }
             points.append(ChunkPoint(id=plan.ids[index], vector=vectors[row], payload=payload))
+        if points:
+            self._store.put_record(self._write_ahead(plan, [point.id for point in points]))
         self._store.upsert_chunks(points)
-        keep = set(plan.ids)
-        stale = [point_id for point_id in self._store.chunk_ids_of(change.doc_id) if point_id not in keep]
-        self._store.delete_chunks(stale)
+        self._store.delete_chunks(sorted(_stored_ids(plan.previous) - set(plan.ids)))
         self._store.put_record(record)
         embedded = len(plan.to_embed)
         self._metrics.chunks_embedded.inc(embedded)
         self._metrics.chunks_reused.inc(len(plan.ids) - embedded)
         return self._done(
             plan, Outcome(change.doc_id, "indexed", embedded=embedded, reused=len(plan.ids) - embedded)
+        )
+
+    @staticmethod
+    def _write_ahead(plan: _Plan, writing: list[str]) -> DocumentRecord:
+        """The previous record (or a pending placeholder) naming the chunks about to be written, so that
+        finding a document's stale chunks never needs a scan of the whole index, even after a crash."""
+        if plan.previous is not None:
+            pending = sorted(set(plan.previous.pending_chunk_ids) | set(writing))
+            return replace(plan.previous, pending_chunk_ids=pending)
+        return replace(
+            plan.record,
+            status=DocStatus.PENDING,
+            chunk_ids=[],
+            pending_chunk_ids=writing,
+            size_bytes=None,
+            mtime_ns=None,
         )
 
     def _done(self, plan: _Plan, outcome: Outcome) -> Outcome:
@@ -235,6 +254,11 @@ class Indexer:
             latency = max(self._clock() - change.detected_at, 0.0)
             self._metrics.update_latency.labels(change.source_kind.value, op).observe(latency)
         return outcome
+
+
+def _stored_ids(record: DocumentRecord | None) -> set[str]:
+    """Every chunk id the store may hold for the document of `record`."""
+    return set(record.chunk_ids) | set(record.pending_chunk_ids) if record else set()
 
 
 def _is_stale(change: Change, previous: DocumentRecord | None) -> bool:

@@ -91,6 +91,12 @@ class PendingChanges:
         with self._lock:
             self._claims.pop(doc_id, None)
 
+    def waiting(self, doc_id: str) -> float | None:
+        """When the waiting change of `doc_id` was detected, or None when none waits."""
+        with self._lock:
+            held = self._claims.get(doc_id)
+        return held[0] if held else None
+
     def depth(self) -> int:
         with self._lock:
             return len(self._claims)

@@ -22,7 +22,8 @@ def collect_status(runtime: Runtime) -> dict[str, Any]:
     return {
         "mode": "embedded" if runtime.settings.embedded else "distributed",
         "model_version": runtime.embedder.model_version,
-        "documents": {state.value: count for state, count in runtime.store.count_records().items()},
+        "documents": {state.value: count for state, count in runtime.store.count_records().items()}
+        | {DocStatus.PENDING.value: pending.depth()},
         "chunks": runtime.store.count_chunks(),
         "queue_depth": pending.depth(),
         "oldest_pending_change_age_seconds": round(pending.oldest_age(), 3),

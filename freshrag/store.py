@@ -137,11 +137,6 @@ class QdrantStore:
             with self._lock:
                 self._client.delete(self._chunks_alias, points_selector=selector, wait=True)
 
-    def delete_document_chunks(self, doc_id: str) -> None:
-        selector = models.FilterSelector(filter=_match("doc_id", doc_id))
-        with self._lock:
-            self._client.delete(self._chunks_alias, points_selector=selector, wait=True)
-
     def search(self, vector: np.ndarray, limit: int, where: dict[str, str] | None = None) -> list[Hit]:
         conditions = [
             models.FieldCondition(key=k, match=models.MatchValue(value=v)) for k, v in (where or {}).items()

@@ -18,7 +18,7 @@ from freshrag.runtime import Runtime
 from freshrag.sources import WatchedFolder
 
 # Documents per embedding batch: big enough to keep the model busy, small enough to show progress.
-_BATCH = 48
+_BATCH = 128
 
 
 def plan_ingest(runtime: Runtime, paths: list[Path]) -> list[Change]:

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from freshrag.documents import DocStatus
+from freshrag.documents import DocStatus, DocumentRecord, SourceKind
 from freshrag.runtime import Runtime
 from freshrag.search import SearchResponse
 from freshrag.status import collect_status
@@ -18,7 +18,6 @@ from services.api.schemas import (
     DocumentListOut,
     DocumentOut,
     SearchRequest,
-    SearchResponseOut,
     StatusOut,
 )
 
@@ -59,13 +58,13 @@ def create_app(runtime: Runtime) -> FastAPI:
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from None
 
-    @app.get("/search", response_model=SearchResponseOut, tags=["search"])
+    @app.get("/search", response_model=SearchResponse, tags=["search"])
     def search_get(
         q: Annotated[str, Query(min_length=1, max_length=4096)], k: Annotated[int, Query(ge=1, le=100)] = 10
     ) -> SearchResponse:
         return run_search(q, k, None)
 
-    @app.post("/search", response_model=SearchResponseOut, tags=["search"])
+    @app.post("/search", response_model=SearchResponse, tags=["search"])
     def search_post(body: SearchRequest) -> SearchResponse:
         return run_search(body.query, body.k, body.filter)
 
@@ -85,7 +84,11 @@ def create_app(runtime: Runtime) -> FastAPI:
     def get_document(doc_id: str) -> DocumentOut:
         record = runtime.store.get_record(doc_id)
         if record is None:
-            raise HTTPException(404, f"no document {doc_id!r}")
+            detected = runtime.queue.pending.waiting(doc_id)
+            if detected is None:
+                raise HTTPException(404, f"no document {doc_id!r}")
+            # Seen but not indexed yet: the change is waiting in the queue.
+            record = DocumentRecord(doc_id, DocStatus.PENDING, SourceKind.FILE, uri="", updated_at=detected)
         return DocumentOut(**record.to_public())
 
     @app.get("/status", response_model=StatusOut, tags=["status"])

@@ -13,24 +13,6 @@ class SearchRequest(BaseModel):
     )
 
 
-class SearchResultOut(BaseModel):
-    doc_id: str
-    uri: str
-    title: str
-    heading: list[str]
-    text: str
-    score: float
-    version: int
-    indexed_at: float | None
-
-
-class SearchResponseOut(BaseModel):
-    query: str
-    results: list[SearchResultOut]
-    model_version: str
-    took_ms: float
-
-
 class DocumentOut(BaseModel):
     doc_id: str
     status: str

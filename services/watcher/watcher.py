@@ -64,7 +64,10 @@ class FolderWatcher(FileSystemEventHandler):
         for folder in self._folders:
             folder.path.mkdir(parents=True, exist_ok=True)
             self._observer.schedule(self, str(folder.path), recursive=True)
-        logging.getLogger("watchdog.observers").addHandler(self._overflow)
+        watchdog_log = logging.getLogger("watchdog.observers")
+        if watchdog_log.level == logging.NOTSET or watchdog_log.level > logging.WARNING:
+            watchdog_log.setLevel(logging.WARNING)  # the overflow warning must reach the handler
+        watchdog_log.addHandler(self._overflow)
         self._debouncer.start()
         self._observer.start()
         # Events missed while nobody watched: compare each folder with the index.

@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from freshrag.documents import Change, DocStatus, Op, SourceKind
+import pytest
+
+from freshrag.documents import Change, DocStatus, DocumentRecord, Op, SourceKind
 from freshrag.runtime import Runtime
 from freshrag.sources import WatchedFolder
 
@@ -129,3 +131,33 @@ def test_oversized_files_and_link_loops_are_recorded_with_a_reason(runtime: Runt
     assert "over the limit" in (outcomes["big.txt"].reason or "")
     assert outcomes["loop.txt"].outcome == "skipped"
     assert "link loop" in (outcomes["loop.txt"].reason or "")
+
+
+def test_a_crash_between_writes_leaves_no_orphan_after_the_next_run(
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = tmp_path / "e.md"
+    doc.write_text(long_markdown())
+    change = change_for(runtime, doc)
+    runtime.indexer.apply(change)
+    doc.write_text(long_markdown(edited=3))
+    real_put = runtime.store.put_record
+    calls: list[int] = []
+
+    def crash_on_final_write(record: DocumentRecord) -> None:
+        calls.append(1)
+        if len(calls) == 2:  # the write-ahead went through, the chunks were written: now the process dies
+            raise RuntimeError("killed")
+        real_put(record)
+
+    monkeypatch.setattr(runtime.store, "put_record", crash_on_final_write)
+    with pytest.raises(RuntimeError, match="killed"):
+        runtime.indexer.apply(change)
+    monkeypatch.setattr(runtime.store, "put_record", real_put)
+
+    doc.write_text(long_markdown(edited=9))  # the next change comes along
+    runtime.indexer.apply(change)
+    record = runtime.store.get_record(change.doc_id)
+    assert record is not None
+    assert runtime.store.chunk_ids_of(change.doc_id) == set(record.chunk_ids)
+    assert runtime.store.count_chunks() == SECTIONS

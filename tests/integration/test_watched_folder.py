@@ -119,3 +119,30 @@ def test_a_burst_of_saves_ends_with_the_final_content(start_system: Callable[...
     )
     texts = [h.text for h in system.runtime.search.search("counter reads", 10).results]
     assert texts == ["The counter now reads 39 after many saves."]
+
+
+def test_an_inotify_queue_overflow_is_survived_by_reconciling(start_system: Callable[..., System]) -> None:
+    limit = Path("/proc/sys/fs/inotify/max_queued_events")
+    original = limit.read_text()
+    limit.write_text("16")  # applies to inotify instances created from now on: only this watcher's
+    try:
+        system = start_system()
+    finally:
+        limit.write_text(original)
+    for number in range(150):
+        write(system.inbox / f"bulk-{number:03}.txt", f"Shipment {number} left the warehouse on time.")
+    expected = {str(system.inbox / f"bulk-{number:03}.txt") for number in range(150)}
+    eventually(
+        lambda: {r.uri for r in system.runtime.store.records(status=DocStatus.INDEXED)} == expected,
+        timeout=120,
+    )
+
+
+def test_a_file_name_that_is_not_utf8_does_not_stop_the_others(start_system: Callable[..., System]) -> None:
+    system = start_system()
+    (system.inbox / "caf\xe9-menu.txt".encode("latin-1").decode("utf-8", "surrogateescape")).write_text(
+        "Espresso."
+    )
+    os.mkdir(os.path.join(os.fsencode(system.inbox), b"\xff-folder"))
+    write(system.inbox / "good.txt", "Flat whites need microfoam.")
+    eventually(lambda: system.searchable_docs("coffee") == {str(system.inbox / "good.txt")})
