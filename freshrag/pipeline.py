@@ -130,7 +130,8 @@ class Indexer:
     ) -> _Plan:
         digest = content_hash(loaded.data)
         state = loaded.state
-        if previous is not None and previous.content_hash == digest and previous.status != DocStatus.DELETED:
+        settled = (DocStatus.INDEXED, DocStatus.SKIPPED, DocStatus.FAILED)
+        if previous is not None and previous.content_hash == digest and previous.status in settled:
             record = replace(previous, size_bytes=state.size, mtime_ns=state.mtime_ns, uri=change.uri)
             return _Plan(change, previous, record, outcome="unchanged")
         version = base.version + 1
@@ -240,6 +241,7 @@ class Indexer:
         return replace(
             plan.record,
             status=DocStatus.PENDING,
+            content_hash=None,  # so the next run re-indexes instead of taking the content as done
             chunk_ids=[],
             pending_chunk_ids=writing,
             size_bytes=None,

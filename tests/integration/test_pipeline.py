@@ -161,3 +161,34 @@ def test_a_crash_between_writes_leaves_no_orphan_after_the_next_run(
     assert record is not None
     assert runtime.store.chunk_ids_of(change.doc_id) == set(record.chunk_ids)
     assert runtime.store.count_chunks() == SECTIONS
+
+
+def test_a_new_document_whose_first_run_crashed_is_indexed_by_the_next(
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = tmp_path / "f.md"
+    doc.write_text(long_markdown())
+    change = change_for(runtime, doc)
+    real_put = runtime.store.put_record
+    calls: list[int] = []
+
+    def crash_after_write_ahead(record: DocumentRecord) -> None:
+        calls.append(1)
+        real_put(record)
+        if len(calls) == 1:
+            raise RuntimeError("killed")
+
+    monkeypatch.setattr(runtime.store, "put_record", crash_after_write_ahead)
+    with pytest.raises(RuntimeError, match="killed"):
+        runtime.indexer.apply(change)
+    monkeypatch.setattr(runtime.store, "put_record", real_put)
+    pending = runtime.store.get_record(change.doc_id)
+    assert pending is not None
+    assert pending.status is DocStatus.PENDING
+
+    again = runtime.indexer.apply(change)  # same content: must not be taken as already done
+    assert again.outcome == "indexed"
+    record = runtime.store.get_record(change.doc_id)
+    assert record is not None
+    assert record.chunk_count == SECTIONS
+    assert runtime.store.chunk_ids_of(change.doc_id) == set(record.chunk_ids)
