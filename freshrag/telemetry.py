@@ -65,4 +65,3 @@ class Metrics:
             ["version", "base_model"],
             registry=r,
         )
-        self.dead_letter = Gauge("freshrag_dead_letter", "Changes that failed for good.", registry=r)
