@@ -25,7 +25,6 @@ class Op(StrEnum):
 
 class SourceKind(StrEnum):
     FILE = "file"
-    WEBHOOK = "webhook"
 
 
 @dataclass(frozen=True)

@@ -58,13 +58,13 @@ class Hit:
 class QdrantStore:
     """Chunks and document records behind one small interface; every method is safe to call from threads."""
 
-    def __init__(self, client: QdrantClient, *, local: bool, collection_prefix: str = "") -> None:
+    def __init__(self, client: QdrantClient, *, local: bool) -> None:
         self._client = client
         self._local = local
         # qdrant-client's local mode is not thread-safe; a server is.
         self._lock: AbstractContextManager[Any] = threading.RLock() if local else nullcontext()
-        self._chunks_alias = collection_prefix + CHUNKS_ALIAS
-        self._documents = collection_prefix + DOCUMENTS
+        self._chunks_alias = CHUNKS_ALIAS
+        self._documents = DOCUMENTS
 
     def ensure_collections(self, dimension: int, model_version: str) -> None:
         """Create the collections and the alias if missing; idempotent."""
