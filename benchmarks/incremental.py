@@ -26,7 +26,7 @@ from freshrag.runtime import Runtime, build_runtime
 from freshrag.settings import load_settings
 from freshrag.sources import WatchedFolder
 from services.watcher import FolderWatcher
-from workers.app import EmbeddedWorker
+from workers.app import InProcessWorker
 
 
 def fifty_chunks(sectioned: bool, edited: int | None = None) -> str:
@@ -73,7 +73,7 @@ def replay(runtime: Runtime, inbox: Path, commits: int, pace: float) -> dict[str
             check=True,
         )
         order = git(repo, "rev-list", "--reverse", "HEAD").split()[:commits]
-        worker = EmbeddedWorker(runtime)
+        worker = InProcessWorker(runtime)
         worker.start()
         watcher = FolderWatcher(
             runtime.folders, runtime.rules, runtime.queue, runtime.settings.watch_settle_seconds

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
+import time
+import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
+
+import redis
+from redis.exceptions import LockError
+from redis.lock import Lock
+
+log = logging.getLogger(__name__)
+
+
+class LockTimeoutError(RuntimeError):
+    """Another worker held the document's lock for longer than we were willing to wait (transient)."""
 
 
 class DocumentLocks(Protocol):
@@ -34,3 +48,60 @@ class InProcessLocks:
                     del self._locks[doc_id]
                 else:
                     self._locks[doc_id] = (lock, users - 1)
+
+
+class RedisLocks:
+    """Locks in Redis for workers on many machines. Each lock has a short TTL that a background thread keeps
+    renewing while it is held, so a worker killed mid-change frees its documents within `ttl` seconds
+    rather than blocking them until a long timeout."""
+
+    PREFIX = "freshrag:lock:"
+
+    def __init__(self, client: redis.Redis, ttl_seconds: float = 30.0, wait_seconds: float = 120.0) -> None:
+        self._client = client
+        self._ttl = ttl_seconds
+        self._wait = wait_seconds
+        self._guard = threading.Lock()
+        self._held: dict[str, Lock] = {}
+        self._renewer: threading.Thread | None = None
+
+    @contextmanager
+    def hold(self, doc_id: str) -> Iterator[None]:
+        lock = self._client.lock(
+            self.PREFIX + doc_id,
+            timeout=self._ttl,
+            blocking_timeout=self._wait,
+            thread_local=False,
+        )
+        if not lock.acquire(token=uuid.uuid4().hex):
+            raise LockTimeoutError(f"{doc_id}: locked by another worker for over {self._wait:.0f} s")
+        key = f"{doc_id}\0{id(lock)}"
+        with self._guard:
+            self._held[key] = lock
+            self._start_renewer()
+        try:
+            yield
+        finally:
+            with self._guard:
+                del self._held[key]
+            with contextlib.suppress(LockError):  # expired while Redis was unreachable: nothing to free
+                lock.release()
+
+    def _start_renewer(self) -> None:
+        if self._renewer is None or not self._renewer.is_alive():
+            self._renewer = threading.Thread(target=self._renew, name="freshrag-lock-renewer", daemon=True)
+            self._renewer.start()
+
+    def _renew(self) -> None:
+        while True:
+            time.sleep(self._ttl / 3)
+            with self._guard:
+                held = list(self._held.values())
+                if not held:
+                    self._renewer = None
+                    return
+            for lock in held:
+                try:
+                    lock.reacquire()
+                except (LockError, redis.RedisError) as exc:
+                    log.warning("could not renew the lock %s: %s", lock.name, exc)

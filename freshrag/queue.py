@@ -2,24 +2,33 @@
 
 Ingress (watcher, API) enqueues through `ChangeQueue` and never imports task code; workers register the
 tasks under these names. A change is enqueued only if its document has no change already waiting
-(coalescing): the worker re-reads the source, so one waiting task covers any number of changes.
+(coalescing, see `freshrag.pending`).
 """
 
 from __future__ import annotations
 
-import threading
-import time
+import contextlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import redis
 from celery import Celery
+from kombu.exceptions import OperationalError
 
 from freshrag.documents import Change
+from freshrag.pending import PendingChanges
 from freshrag.settings import Settings
 
 INDEX_DOCUMENT = "freshrag.index_document"
 RECONCILE_FOLDER = "freshrag.reconcile_folder"
 RECONCILE_WATCHED = "freshrag.reconcile_watched"
 INDEXING_QUEUE = "freshrag.indexing"
+RETRY_AFTER_SECONDS = 5
+
+
+class BrokerUnavailableError(RuntimeError):
+    """The queue cannot take the change right now; the caller keeps it and tries again later."""
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -28,11 +37,25 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     if settings.embedded:
         transport["polling_interval"] = 0.02  # the in-process queue: latency matters, polling is cheap
     else:
-        transport["visibility_timeout"] = 3600
+        transport |= {
+            # A task taken by a worker that died is delivered again once this long has passed, checked
+            # every 10 s (kombu's default checks every 100 s and waits an hour).
+            "visibility_timeout": settings.broker_visibility_timeout_seconds,
+            "unacked_restore_interval": 10,
+            "unacked_restore_throttle": 1,
+            "socket_connect_timeout": 3,
+        }
     return {
         "broker_url": settings.broker_url,
+        # Celery copies broker_url into these once, at first configuration: set them, so that binding
+        # another runtime in the same process (tests, benchmarks) really moves every connection.
+        "broker_read_url": settings.broker_url,
+        "broker_write_url": settings.broker_url,
         "broker_transport_options": transport,
         "broker_connection_retry_on_startup": True,
+        "broker_connection_max_retries": None,  # a worker waits for the broker as long as it takes
+        # Ingress learns quickly that the broker is down, and keeps the change to send it again later.
+        "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
         "task_default_queue": INDEXING_QUEUE,
         "task_serializer": "json",
         "accept_content": ["json"],
@@ -59,52 +82,9 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
 
 def make_client(settings: Settings) -> Celery:
     """A Celery app used only to send tasks by name."""
-    client = Celery("freshrag-client")
+    client = Celery("freshrag-client", set_as_current=False)  # never the app that task code resolves to
     client.conf.update(celery_config(settings))
     return client
-
-
-class PendingChanges:
-    """Documents with a change waiting in the queue, and since when (in-process, for the embedded mode).
-
-    A claim older than the task expiry no longer blocks a new one, so a lost message cannot silence a
-    document for good.
-    """
-
-    def __init__(self, ttl_seconds: float) -> None:
-        self._ttl = ttl_seconds
-        self._lock = threading.Lock()
-        self._claims: dict[str, tuple[float, float]] = {}  # doc_id -> (detected_at, claimed_at)
-
-    def claim(self, doc_id: str, detected_at: float) -> bool:
-        """Mark `doc_id` pending; False when a change of it is already waiting."""
-        now = time.time()
-        with self._lock:
-            held = self._claims.get(doc_id)
-            if held is not None and now - held[1] < self._ttl:
-                return False
-            self._claims[doc_id] = (detected_at, now)
-            return True
-
-    def release(self, doc_id: str) -> None:
-        """The worker has started on `doc_id`: later changes need a task of their own."""
-        with self._lock:
-            self._claims.pop(doc_id, None)
-
-    def waiting(self, doc_id: str) -> float | None:
-        """When the waiting change of `doc_id` was detected, or None when none waits."""
-        with self._lock:
-            held = self._claims.get(doc_id)
-        return held[0] if held else None
-
-    def depth(self) -> int:
-        with self._lock:
-            return len(self._claims)
-
-    def oldest_age(self) -> float:
-        with self._lock:
-            oldest = min((detected for detected, _ in self._claims.values()), default=None)
-        return 0.0 if oldest is None else max(time.time() - oldest, 0.0)
 
 
 class ChangeQueue:
@@ -119,32 +99,58 @@ class ChangeQueue:
     def pending(self) -> PendingChanges:
         return self._pending
 
-    def submit(self, change: Change) -> bool:
-        """Enqueue `change` unless one for the same document is already waiting; True if enqueued."""
-        if not self._pending.claim(change.doc_id, change.detected_at):
-            return False
-        try:
+    def submit(self, change: Change, *, coalesce: bool = True) -> bool:
+        """Enqueue `change` unless one for the same document is already waiting; True if enqueued.
+        Raises `BrokerUnavailableError` when the queue cannot take it. Resending a change that failed
+        to send passes `coalesce=False`: its claim may have outlived the failed send."""
+        with _broker_errors():
+            wait = self._pending.claim(change.doc_id, change.detected_at)
+            if wait is None and coalesce:
+                return False
+            try:
+                self._client.send_task(
+                    INDEX_DOCUMENT,
+                    kwargs={"change": change.to_message()},
+                    queue=INDEXING_QUEUE,
+                    countdown=wait or None,
+                    expires=self._expires,
+                )
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    self._pending.started(change.doc_id)
+                raise
+        return True
+
+    def retry(self, change: Change, attempt: int, countdown: float) -> None:
+        """Send `change` again as attempt number `attempt`, to run in `countdown` seconds."""
+        with _broker_errors():
             self._client.send_task(
                 INDEX_DOCUMENT,
-                kwargs={"change": change.to_message()},
+                kwargs={"change": change.to_message(), "attempt": attempt},
                 queue=INDEXING_QUEUE,
+                countdown=countdown,
                 expires=self._expires,
             )
-        except Exception:
-            self._pending.release(change.doc_id)
-            raise
-        return True
 
     def reconcile(self, folder: str, prefix: str = "") -> None:
         """Ask a worker to compare `folder` (or its sub-folder `prefix`) with the index."""
-        self._client.send_task(
-            RECONCILE_FOLDER,
-            kwargs={"folder": folder, "prefix": prefix},
-            queue=INDEXING_QUEUE,
-            expires=self._expires,
-        )
+        with _broker_errors():
+            self._client.send_task(
+                RECONCILE_FOLDER,
+                kwargs={"folder": folder, "prefix": prefix},
+                queue=INDEXING_QUEUE,
+                expires=self._expires,
+            )
 
     def ping(self) -> None:
-        """Raise if the broker cannot be reached."""
-        with self._client.connection_for_write() as connection:
+        """Raise `BrokerUnavailableError` if the broker cannot be reached."""
+        with _broker_errors(), self._client.connection_for_write() as connection:
             connection.ensure_connection(max_retries=1)
+
+
+@contextmanager
+def _broker_errors() -> Iterator[None]:
+    try:
+        yield
+    except (OperationalError, redis.RedisError, ConnectionError) as exc:
+        raise BrokerUnavailableError(f"the broker is unreachable ({type(exc).__name__}: {exc})") from exc

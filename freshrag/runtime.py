@@ -6,10 +6,11 @@ import logging
 from dataclasses import dataclass, field
 
 from freshrag.chunking import Chunker
+from freshrag.coordination import open_coordination
+from freshrag.dead_letters import DeadLetters
 from freshrag.embedding import SentenceTransformerEmbedder, load_embedder
-from freshrag.locks import InProcessLocks
 from freshrag.pipeline import Indexer
-from freshrag.queue import ChangeQueue, PendingChanges, make_client
+from freshrag.queue import ChangeQueue
 from freshrag.search import SearchService
 from freshrag.settings import Settings
 from freshrag.sources import IgnoreRules, WatchedFolder
@@ -28,6 +29,7 @@ class Runtime:
     indexer: Indexer
     search: SearchService
     queue: ChangeQueue
+    dead_letters: DeadLetters
     metrics: Metrics
     rules: IgnoreRules
     folders: list[WatchedFolder] = field(default_factory=list)
@@ -51,13 +53,8 @@ def build_runtime(
         store.close()
         raise
     chunker = Chunker(embedder.count_tokens, settings.chunk_max_tokens, settings.chunk_target_tokens)
-    indexer = Indexer(
-        store, embedder, chunker, InProcessLocks(), metrics, max_file_bytes=settings.max_file_bytes
-    )
-    # Coalescing needs one shared view of what is queued: in-process when embedded; distributed mode
-    # has no shared view yet, so every change is enqueued (the worker is idempotent, so only cost grows).
-    pending = PendingChanges(ttl_seconds=settings.task_expires_seconds if settings.embedded else 0.0)
-    queue = ChangeQueue(make_client(settings), pending, settings.task_expires_seconds)
+    shared = open_coordination(settings)
+    indexer = Indexer(store, embedder, chunker, shared.locks, metrics, max_file_bytes=settings.max_file_bytes)
     metrics.model_info.labels(embedder.model_version, embedder.model_version).set(1)
     return Runtime(
         settings=settings,
@@ -66,7 +63,8 @@ def build_runtime(
         chunker=chunker,
         indexer=indexer,
         search=SearchService(store, embedder, metrics),
-        queue=queue,
+        queue=shared.queue,
+        dead_letters=shared.dead_letters,
         metrics=metrics,
         rules=IgnoreRules(settings.ignore_patterns),
         folders=[WatchedFolder.of(path) for path in settings.watch],

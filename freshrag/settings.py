@@ -67,6 +67,23 @@ class Settings(BaseSettings):
     )
     worker_concurrency: int = Field(2, ge=1, le=64, description="Indexing threads of the in-process worker.")
     task_expires_seconds: float = Field(86_400.0, gt=0, description="Queued tasks older than this expire.")
+    reindex_interval_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=3600,
+        description="A document is re-indexed at most once per interval; changes meanwhile share one run.",
+    )
+    task_max_retries: int = Field(
+        8, ge=0, le=100, description="Retries of a failing change before it becomes a dead letter."
+    )
+    retry_backoff_max_seconds: float = Field(
+        30.0, gt=0, le=3600, description="Longest wait between retries (exponential backoff, full jitter)."
+    )
+    broker_visibility_timeout_seconds: float = Field(
+        120.0,
+        ge=5,
+        description="Redis: a task taken by a worker that died is delivered again after this long.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log verbosity.")
 
     @classmethod

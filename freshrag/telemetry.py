@@ -59,6 +59,11 @@ class Metrics:
         self.search_empty = Counter(
             "freshrag_search_empty_total", "Searches that returned no result.", registry=r
         )
+        self.dead_letter = Gauge(
+            "freshrag_dead_letter",
+            "Changes that failed every retry and wait for `freshrag replay-dead-letters`.",
+            registry=r,
+        )
         self.model_info = Gauge(
             "freshrag_model_info",
             "The live embedding model (value 1).",

@@ -23,7 +23,8 @@ _runtime_lock = threading.Lock()
 
 @app.on_configure.connect
 def _configure_from_environment(sender: Celery, **_: Any) -> None:
-    sender.conf.update(celery_config(load_settings()))
+    if _runtime is None:  # an entry point that bound its runtime configures the app from it instead
+        sender.conf.update(celery_config(load_settings()))
 
 
 def bind_runtime(runtime: Runtime) -> None:
@@ -43,19 +44,21 @@ def current_runtime() -> Runtime:
         return _runtime
 
 
-class EmbeddedWorker:
-    """A Celery worker (thread pool) and beat running inside the current process, on the in-process broker."""
+class InProcessWorker:
+    """A Celery worker (thread pool) inside the current process: `freshrag up`. Embedded, it consumes the
+    in-process broker and runs beat too; on Redis it is one more worker (beat runs as `freshrag beat`)."""
 
     def __init__(self, runtime: Runtime) -> None:
         bind_runtime(runtime)
+        embedded = runtime.settings.embedded
         self._worker = app.WorkController(
             pool_cls="threads",
             concurrency=runtime.settings.worker_concurrency,
             queues=[INDEXING_QUEUE],
-            without_heartbeat=True,
+            without_heartbeat=embedded,
             without_mingle=True,
             without_gossip=True,
-            beat=runtime.settings.reconcile_interval_seconds > 0,
+            beat=embedded and runtime.settings.reconcile_interval_seconds > 0,
             schedule_filename=str(runtime.settings.data_dir / "beat-schedule"),
             loglevel=runtime.settings.log_level,
         )

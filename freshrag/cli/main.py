@@ -14,6 +14,7 @@ from rich.console import Console
 from freshrag.cli.client import ApiClient, InstanceUnreachableError
 from freshrag.cli.render import print_search, print_status
 from freshrag.evaluation import DatasetError
+from freshrag.queue import BrokerUnavailableError
 from freshrag.settings import Settings, SettingsError, load_settings
 from freshrag.store import StoreLockedError
 
@@ -54,10 +55,13 @@ def up(
     host: Annotated[str | None, typer.Option(help="API address.")] = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Run everything in one process: API, watcher, worker and scheduler (embedded by default)."""
+    """Run everything in one process: API, watcher, worker and scheduler (embedded by default).
+
+    With FRESHRAG_BROKER_URL=redis://... it hosts the API, a worker and the watcher on the shared broker;
+    the scheduler then runs as `freshrag beat`."""
     from freshrag.cli.serve import serve
 
-    serve(_settings(watch=watch, port=port, host=host, data_dir=data_dir), worker=True)
+    serve(_settings(watch=watch, port=port, host=host, data_dir=data_dir), worker=True, watch=True)
 
 
 @app.command()
@@ -70,7 +74,7 @@ def api(
 
     settings = _settings(port=port, host=host)
     _distributed(settings, "api")
-    serve(settings, worker=False)
+    serve(settings, worker=False, watch=False)
 
 
 @app.command()
@@ -191,6 +195,23 @@ def reconcile() -> None:
     out.print(f"reconciling {', '.join(answer['reconciling']) or 'no watched folder'}")
 
 
+@app.command(name="replay-dead-letters")
+def replay_dead_letters() -> None:
+    """Enqueue again every change that failed all its retries (see `freshrag status`)."""
+    settings = _settings()
+    try:
+        answer = ApiClient(settings.url, settings.api_token).post("/admin/dead-letters/replay")
+    except InstanceUnreachableError:
+        if settings.embedded:
+            raise  # the embedded queue lives in the `freshrag up` process
+        from freshrag.coordination import open_coordination
+        from freshrag.coordination import replay_dead_letters as replay
+
+        shared = open_coordination(settings)  # distributed: straight onto the broker
+        answer = {"replayed": replay(shared.dead_letters, shared.queue)}
+    out.print(f"replayed {answer['replayed']} dead letters")
+
+
 @app.command(name="eval")
 def evaluate(
     dataset: Annotated[Path, typer.Option("--dataset", help="A BEIR-layout folder.")],
@@ -235,6 +256,7 @@ def main() -> None:
         InstanceUnreachableError,
         FileNotFoundError,
         DatasetError,
+        BrokerUnavailableError,
     ) as exc:
         console.print(f"[red]freshrag:[/] {exc}")
         sys.exit(2)

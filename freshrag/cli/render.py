@@ -44,6 +44,8 @@ def print_status(console: Console, status: dict[str, Any]) -> None:
         table.add_row(f"documents {state}", str(count))
     table.add_row("chunks", str(status["chunks"]))
     table.add_row("queue depth", str(status["queue_depth"]))
+    if status["dead_letters"]:
+        table.add_row("dead letters", f"[red]{status['dead_letters']}[/] (freshrag replay-dead-letters)")
     table.add_row("oldest pending change", f"{status['oldest_pending_change_age_seconds']} s")
     table.add_row("watched folders", "\n".join(status["watched_folders"]) or "-")
     console.print(table)

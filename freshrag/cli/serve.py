@@ -9,13 +9,13 @@ import threading
 
 import uvicorn
 
-from freshrag.queue import ChangeQueue, PendingChanges, make_client
+from freshrag.coordination import open_coordination
 from freshrag.runtime import build_runtime
 from freshrag.settings import Settings, SettingsError
 from freshrag.sources import IgnoreRules, WatchedFolder
 from services.api import create_app
 from services.watcher import FolderWatcher
-from workers.app import EmbeddedWorker
+from workers.app import InProcessWorker
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +35,14 @@ def check_exposure(settings: Settings) -> None:
         )
 
 
-def serve(settings: Settings, *, worker: bool) -> None:
-    """Run the API (and, embedded, the worker and the watcher) until interrupted."""
+def serve(settings: Settings, *, worker: bool, watch: bool) -> None:
+    """Run the API, with a worker and with a watcher of the configured folders if asked, until interrupted."""
     check_exposure(settings)
     runtime = build_runtime(settings)
-    embedded_worker = EmbeddedWorker(runtime) if worker else None
+    in_process_worker = InProcessWorker(runtime) if worker else None
     watcher = (
         FolderWatcher(runtime.folders, runtime.rules, runtime.queue, settings.watch_settle_seconds)
-        if runtime.folders
+        if watch and runtime.folders
         else None
     )
     config = uvicorn.Config(
@@ -55,8 +55,8 @@ def serve(settings: Settings, *, worker: bool) -> None:
     )
     server = uvicorn.Server(config)
     try:
-        if embedded_worker:
-            embedded_worker.start()
+        if in_process_worker:
+            in_process_worker.start()
         if watcher:
             watcher.start()
         log.info(
@@ -73,8 +73,8 @@ def serve(settings: Settings, *, worker: bool) -> None:
     finally:
         if watcher:
             watcher.stop()
-        if embedded_worker:
-            embedded_worker.stop()
+        if in_process_worker:
+            in_process_worker.stop()
         runtime.close()
 
 
@@ -87,7 +87,7 @@ def watch_only(settings: Settings) -> None:
     folders = [WatchedFolder.of(path) for path in settings.watch]
     if not folders:
         raise SettingsError("FRESHRAG_WATCH: the watcher needs at least one folder (--watch DIR)")
-    queue = ChangeQueue(make_client(settings), PendingChanges(0.0), settings.task_expires_seconds)
+    queue = open_coordination(settings).queue
     watcher = FolderWatcher(
         folders, IgnoreRules(settings.ignore_patterns), queue, settings.watch_settle_seconds
     )

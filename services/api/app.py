@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Response
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from freshrag.coordination import replay_dead_letters
 from freshrag.documents import DocStatus, DocumentRecord, SourceKind
+from freshrag.queue import RETRY_AFTER_SECONDS, BrokerUnavailableError
 from freshrag.runtime import Runtime
 from freshrag.search import SearchResponse
 from freshrag.status import collect_status
@@ -35,6 +37,14 @@ def create_app(runtime: Runtime) -> FastAPI:
             return  # without a token the server only listens on loopback
         if credentials is None or credentials.credentials != token:
             raise HTTPException(401, "admin routes need 'Authorization: Bearer <FRESHRAG_API_TOKEN>'")
+
+    @app.exception_handler(BrokerUnavailableError)
+    def broker_unavailable(request: Request, exc: BrokerUnavailableError) -> JSONResponse:
+        """Nothing was accepted: the caller (a CMS, an operator) should send it again shortly."""
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            {"detail": str(exc)}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+        )
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -73,16 +83,25 @@ def create_app(runtime: Runtime) -> FastAPI:
         status: DocStatus | None = None,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     ) -> DocumentListOut:
+        letters = {letter.change.doc_id: letter for letter in runtime.dead_letters.all()}
         records = []
+        if status in (None, DocStatus.FAILED):
+            for letter in letters.values():
+                records.append(letter.as_record(runtime.store.get_record(letter.change.doc_id)))
         for record in runtime.store.records(status=status):
-            records.append(DocumentOut(**record.to_public()))
+            if record.doc_id not in letters:
+                records.append(record)
             if len(records) >= limit:
                 break
-        return DocumentListOut(documents=records, count=len(records))
+        public = [DocumentOut(**record.to_public()) for record in records[:limit]]
+        return DocumentListOut(documents=public, count=len(public))
 
     @app.get("/documents/{doc_id:path}", response_model=DocumentOut, tags=["documents"])
     def get_document(doc_id: str) -> DocumentOut:
         record = runtime.store.get_record(doc_id)
+        letter = runtime.dead_letters.get(doc_id)
+        if letter is not None:
+            return DocumentOut(**letter.as_record(record).to_public())
         if record is None:
             detected = runtime.queue.pending.waiting(doc_id)
             if detected is None:
@@ -101,6 +120,13 @@ def create_app(runtime: Runtime) -> FastAPI:
             runtime.queue.reconcile(str(folder.path))
         return {"reconciling": [str(folder.path) for folder in runtime.folders]}
 
+    @app.post(
+        "/admin/dead-letters/replay", status_code=202, tags=["admin"], dependencies=[Depends(require_admin)]
+    )
+    def replay() -> dict[str, int]:
+        """Enqueue every dead letter's change again (each becomes a dead letter again if it still fails)."""
+        return {"replayed": replay_dead_letters(runtime.dead_letters, runtime.queue)}
+
     @app.get("/metrics", tags=["metrics"])
     def metrics() -> Response:
         m = runtime.metrics
@@ -109,6 +135,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         for state, count in runtime.store.count_records().items():
             m.documents.labels(state.value).set(count)
         m.chunks.set(runtime.store.count_chunks())
+        m.dead_letter.set(runtime.dead_letters.count())
         return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

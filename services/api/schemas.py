@@ -41,6 +41,7 @@ class StatusOut(BaseModel):
     model_version: str
     documents: dict[str, int]
     chunks: int
+    dead_letters: int
     queue_depth: int
     oldest_pending_change_age_seconds: float
     watched_folders: list[str]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Hashable
 from pathlib import Path
 from typing import NamedTuple
@@ -17,8 +18,9 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
-from freshrag.queue import ChangeQueue
+from freshrag.queue import BrokerUnavailableError, ChangeQueue
 from freshrag.sources import IgnoreRules, WatchedFolder, display_name, is_valid_name
+from services.watcher.backlog import Backlog
 from services.watcher.debounce import Debouncer
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,8 @@ class _OverflowSignal(logging.Handler):
 
 class FolderWatcher(FileSystemEventHandler):
     """Watches folders recursively and enqueues a change per file once it has stopped changing; folder
-    events (a directory created, deleted or moved) enqueue a reconcile of that folder."""
+    events (a directory created, deleted or moved) enqueue a reconcile of that folder. What cannot be
+    enqueued while the broker is down is kept and sent once it is back."""
 
     def __init__(
         self, folders: list[WatchedFolder], rules: IgnoreRules, queue: ChangeQueue, settle_seconds: float
@@ -57,6 +60,7 @@ class FolderWatcher(FileSystemEventHandler):
         self._rules = rules
         self._queue = queue
         self._debouncer = Debouncer(settle_seconds, self._fire)
+        self._backlog = Backlog(self._resend)
         self._observer = Observer()
         self._overflow = _OverflowSignal(self)
 
@@ -69,6 +73,7 @@ class FolderWatcher(FileSystemEventHandler):
             watchdog_log.setLevel(logging.WARNING)  # the overflow warning must reach the handler
         watchdog_log.addHandler(self._overflow)
         self._debouncer.start()
+        self._backlog.start()
         self._observer.start()
         # Events missed while nobody watched: compare each folder with the index.
         self.reconcile_all()
@@ -78,14 +83,15 @@ class FolderWatcher(FileSystemEventHandler):
         self._observer.stop()
         self._observer.join(timeout=5)
         self._debouncer.stop()
+        self._backlog.stop()
 
     def reconcile_all(self) -> None:
         for folder in self._folders:
-            self._send_reconcile(folder, "")
+            self._fire(_Settling("dir", folder, ""), time.time())
 
     def pending(self) -> int:
-        """Changes seen but not yet enqueued (still settling)."""
-        return self._debouncer.pending()
+        """Changes seen but not yet enqueued (still settling, or waiting for the broker)."""
+        return self._debouncer.pending() + len(self._backlog)
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type not in _FILE_EVENTS:
@@ -113,24 +119,24 @@ class FolderWatcher(FileSystemEventHandler):
             return
 
     def _fire(self, key: Hashable, first_seen: float) -> None:
+        try:
+            self._send(key, first_seen, coalesce=True)
+        except BrokerUnavailableError:
+            self._backlog.hold(key, first_seen)
+        except Exception:
+            log.exception("could not enqueue %s; the next reconcile will find it", key)
+
+    def _resend(self, key: Hashable, first_seen: float) -> None:
+        self._send(key, first_seen, coalesce=False)  # a claim may have outlived the failed send
+
+    def _send(self, key: Hashable, first_seen: float, *, coalesce: bool) -> None:
         assert isinstance(key, _Settling)
         kind, folder, relative = key
-        try:
-            if kind == "dir":
-                self._send_reconcile(folder, relative)
-            else:
-                self._queue.submit(folder.change_for(relative, detected_at=first_seen))
-        except Exception:
-            # The broker is unreachable: the next reconcile (start-up or scheduled) finds this change again.
-            log.exception(
-                "could not enqueue %s/%s; it will be picked up by the next reconcile", folder.path, relative
-            )
-
-    def _send_reconcile(self, folder: WatchedFolder, prefix: str) -> None:
-        try:
-            self._queue.reconcile(str(folder.path), prefix)
-        except Exception:
-            log.exception("could not enqueue a reconcile of %s", folder.path)
+        if kind == "dir":
+            self._queue.reconcile(str(folder.path), relative)
+        else:
+            change = folder.change_for(relative, detected_at=first_seen)
+            self._queue.submit(change, coalesce=coalesce)
 
 
 def _text(path: str | bytes) -> str:

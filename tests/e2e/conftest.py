@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -14,6 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import eventually
+from tests.redis_server import free_port
 
 FRESHRAG = [sys.executable, "-m", "freshrag.cli"]
 
@@ -32,12 +32,6 @@ def env(tmp_path: Path, model_cache: Path) -> dict[str, str]:
         FRESHRAG_WATCH_SETTLE_SECONDS="0.1",
     )
     return values
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def run(
@@ -67,35 +61,52 @@ class Instance:
 
 
 @pytest.fixture
-def start_up(tmp_path: Path, env: dict[str, str]) -> Iterator[Callable[..., Instance]]:
+def spawn(tmp_path: Path, env: dict[str, str]) -> Iterator[Callable[..., Instance]]:
+    """Start `freshrag ARGS...` in the background with `env` plus `extra_env`, logging to a file."""
     instances: list[Instance] = []
 
-    def start(*args: str) -> Instance:
-        port = free_port()
-        log = tmp_path / f"up-{port}.log"
+    def start(*args: str, extra_env: dict[str, str] | None = None, url: str = "") -> Instance:
+        log = tmp_path / f"{args[0]}-{len(instances)}.log"
         handle = log.open("w")
         process = subprocess.Popen(
-            [*FRESHRAG, "up", "--port", str(port), *args],
-            env=env,
+            [*FRESHRAG, *args],
+            env=env | (extra_env or {}),
             cwd=tmp_path,
             stdout=handle,
             stderr=subprocess.STDOUT,
             text=True,
         )
-        instance = Instance(process, f"http://127.0.0.1:{port}", log)
+        instance = Instance(process, url, log)
         instances.append(instance)
-
-        def ready() -> bool:
-            if process.poll() is not None:
-                pytest.fail(f"freshrag up exited with {process.returncode}:\n{log.read_text()}")
-            try:
-                return instance.http.get("/readyz").status_code == 200
-            except httpx.TransportError:
-                return False
-
-        eventually(ready, timeout=180, interval=0.25)
         return instance
 
     yield start
     for instance in instances:
         instance.stop()
+
+
+@pytest.fixture
+def start_up(spawn: Callable[..., Instance]) -> Callable[..., Instance]:
+    """Start `freshrag up` and wait until it is ready."""
+
+    def start(*args: str, extra_env: dict[str, str] | None = None) -> Instance:
+        port = free_port()
+        instance = spawn(
+            "up", "--port", str(port), *args, extra_env=extra_env, url=f"http://127.0.0.1:{port}"
+        )
+        wait_ready(instance)
+        return instance
+
+    return start
+
+
+def wait_ready(instance: Instance) -> None:
+    def ready() -> bool:
+        if instance.process.poll() is not None:
+            pytest.fail(f"freshrag exited with {instance.process.returncode}:\n{instance.log.read_text()}")
+        try:
+            return instance.http.get("/readyz").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    eventually(ready, timeout=180, interval=0.25)

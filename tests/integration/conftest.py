@@ -16,7 +16,7 @@ from freshrag.queue import INDEXING_QUEUE
 from freshrag.runtime import Runtime, build_runtime
 from freshrag.settings import Settings, load_settings
 from services.watcher import FolderWatcher
-from workers.app import EmbeddedWorker, app
+from workers.app import InProcessWorker, app
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +59,7 @@ class System:
 
     runtime: Runtime
     inbox: Path
-    worker: EmbeddedWorker
+    worker: InProcessWorker
     watcher: FolderWatcher
 
     def stop(self) -> None:
@@ -90,7 +90,7 @@ def start_system(
         inbox = tmp_path / "inbox"
         inbox.mkdir(exist_ok=True)
         rt = build_runtime(make_settings(watch=(inbox,), **overrides), embedder=embedder)
-        worker = EmbeddedWorker(rt)
+        worker = InProcessWorker(rt)
         worker.start()
         watcher = FolderWatcher(rt.folders, rt.rules, rt.queue, rt.settings.watch_settle_seconds)
         watcher.start()

@@ -1,0 +1,53 @@
+"""What processes share to cooperate on one queue: claims of waiting changes, document locks and dead
+letters. In memory (and SQLite) when embedded; in Redis, the broker itself, when distributed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+
+from freshrag.dead_letters import DeadLetters, RedisDeadLetters, SqliteDeadLetters
+from freshrag.locks import DocumentLocks, InProcessLocks, RedisLocks
+from freshrag.pending import InProcessPending, PendingChanges, RedisPending
+from freshrag.queue import ChangeQueue, make_client
+from freshrag.settings import Settings
+
+
+@dataclass(frozen=True)
+class Coordination:
+    queue: ChangeQueue
+    pending: PendingChanges
+    locks: DocumentLocks
+    dead_letters: DeadLetters
+
+
+def open_coordination(settings: Settings) -> Coordination:
+    """Connects lazily: nothing here fails when the broker is down, only the calls made later."""
+    pending: PendingChanges
+    locks: DocumentLocks
+    dead_letters: DeadLetters
+    if settings.embedded:
+        pending = InProcessPending(settings.task_expires_seconds, settings.reindex_interval_seconds)
+        locks = InProcessLocks()
+        dead_letters = SqliteDeadLetters(settings.data_dir / "dead-letters.sqlite3")
+    else:
+        client = redis.Redis.from_url(
+            settings.broker_url, socket_connect_timeout=3, socket_timeout=10, health_check_interval=30
+        )
+        pending = RedisPending(client, settings.task_expires_seconds, settings.reindex_interval_seconds)
+        locks = RedisLocks(client)
+        dead_letters = RedisDeadLetters(client)
+    queue = ChangeQueue(make_client(settings), pending, settings.task_expires_seconds)
+    return Coordination(queue, pending, locks, dead_letters)
+
+
+def replay_dead_letters(dead_letters: DeadLetters, queue: ChangeQueue) -> int:
+    """Enqueue every dead letter's change again; each letter goes once its change is safely queued (a
+    failure of the replayed change writes a new one). Returns how many were replayed."""
+    replayed = 0
+    for letter in dead_letters.all():
+        queue.submit(letter.change, coalesce=False)
+        dead_letters.remove(letter)
+        replayed += 1
+    return replayed

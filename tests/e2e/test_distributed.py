@@ -1,0 +1,120 @@
+"""Distributed mode as a user runs it: redis-server, `freshrag up` on the broker (the process that owns the
+local Qdrant store, hosting the API and a worker) and a separate `freshrag watcher` process."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import eventually
+from tests.e2e.conftest import Instance
+from tests.redis_server import RedisServer
+
+
+@pytest.fixture
+def abstracts(shared_data: Path) -> list[str]:
+    """Real text: SciFact abstracts, five to a file so each file is several chunks long."""
+    texts = []
+    with (shared_data / "ir" / "scifact" / "corpus.jsonl").open() as corpus:
+        for line, _ in zip(corpus, range(200), strict=False):
+            entry = json.loads(line)
+            texts.append(f"## {entry['title']}\n\n{entry['text']}")
+    return ["\n\n".join(texts[i : i + 5]) for i in range(0, 200, 5)]
+
+
+def indexed(up: Instance) -> list[dict[str, Any]]:
+    documents: list[dict[str, Any]] = up.http.get(
+        "/documents", params={"status": "indexed", "limit": 1000}
+    ).json()["documents"]
+    return documents
+
+
+def no_duplicate_or_orphan(up: Instance) -> None:
+    status = up.http.get("/status").json()
+    assert status["chunks"] == sum(document["chunk_count"] for document in indexed(up))
+    assert status["queue_depth"] == 0
+    assert status["dead_letters"] == 0
+
+
+def start_distributed(
+    spawn: Callable[..., Instance], start_up: Callable[..., Instance], redis: RedisServer, inbox: Path
+) -> tuple[Instance, dict[str, str]]:
+    roles_env = {"FRESHRAG_BROKER_URL": redis.url, "FRESHRAG_BROKER_VISIBILITY_TIMEOUT_SECONDS": "10"}
+    up = start_up(extra_env=roles_env)
+    spawn("watcher", "--watch", str(inbox), extra_env=roles_env)
+    (inbox / "ready.md").write_text("# Ready\n\nThe watcher is running.")
+    eventually(lambda: len(indexed(up)) == 1, timeout=60)
+    return up, roles_env
+
+
+def test_killing_the_store_owner_mid_burst_loses_and_duplicates_nothing(
+    spawn: Callable[..., Instance],
+    start_up: Callable[..., Instance],
+    redis_server: RedisServer,
+    tmp_path: Path,
+    abstracts: list[str],
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    up, roles_env = start_distributed(spawn, start_up, redis_server, inbox)
+    for number, text in enumerate(abstracts[:30]):
+        (inbox / f"paper-{number:02}.md").write_text(text)
+
+    def several_indexed() -> int:
+        count = len(indexed(up))
+        return count if count > 3 else 0
+
+    done_at_kill = eventually(several_indexed, timeout=60, interval=0.02)
+    os.kill(up.process.pid, signal.SIGKILL)
+    up.process.wait()
+    assert done_at_kill < 31, "the burst was over before the kill: nothing was tested"
+
+    again = start_up(extra_env=roles_env)
+    eventually(lambda: len(indexed(again)) == 31, timeout=150, interval=0.5)
+    eventually(lambda: again.http.get("/status").json()["queue_depth"] == 0, timeout=30)
+    no_duplicate_or_orphan(again)
+    for number in (0, 14, 29):
+        title = abstracts[number].splitlines()[0].removeprefix("## ")
+        hits = again.http.get("/search", params={"q": title, "k": 3}).json()["results"]
+        assert hits[0]["uri"] == str(inbox / f"paper-{number:02}.md")
+
+
+def test_changes_made_while_redis_is_down_are_indexed_once_it_is_back(
+    spawn: Callable[..., Instance],
+    start_up: Callable[..., Instance],
+    redis_server: RedisServer,
+    tmp_path: Path,
+    abstracts: list[str],
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    up, _ = start_distributed(spawn, start_up, redis_server, inbox)
+    files = [inbox / f"paper-{number:02}.md" for number in range(20)]
+    for path, text in zip(files, abstracts, strict=False):
+        path.write_text(text)
+    eventually(lambda: len(indexed(up)) == 21, timeout=120, interval=0.5)
+
+    redis_server.stop()
+    for path, text in zip(files, abstracts[20:], strict=False):
+        path.write_text(text)
+    eventually(lambda: up.http.get("/readyz").status_code == 503, timeout=10)
+    redis_server.start()
+
+    def current(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    def all_current() -> bool:
+        hashes = {document["uri"]: document["content_hash"] for document in indexed(up)}
+        return all(hashes.get(str(path)) == current(path) for path in files)
+
+    eventually(all_current, timeout=120, interval=0.5)
+    no_duplicate_or_orphan(up)
+    title = abstracts[25].splitlines()[0].removeprefix("## ")
+    assert up.http.get("/search", params={"q": title, "k": 3}).json()["results"][0]["uri"] == str(files[5])
