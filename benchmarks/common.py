@@ -76,3 +76,22 @@ def start_up(folder: Path, data_dir: Path, **env: str) -> tuple[subprocess.Popen
         time.sleep(0.2)
     process.kill()
     raise RuntimeError("freshrag up did not become ready")
+
+
+def start_redis(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Debian's redis-server on a free port, with append-only persistence as in the compose deployment."""
+    port = free_port()
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
+         "--appendonly", "yes", "--save", ""],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return process, f"redis://127.0.0.1:{port}/0"
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("redis-server did not start")

@@ -19,11 +19,12 @@ from common import distribution, save, start_up
 from freshrag.documents import file_doc_id, root_key
 
 
-def one_run(files: int) -> list[float]:
+def one_run(files: int, **env: str) -> list[float]:
+    """Latencies of `files` single-file drops on a fresh `freshrag up` started with `env`."""
     with tempfile.TemporaryDirectory() as scratch:
         inbox = Path(scratch) / "inbox"
         inbox.mkdir()
-        process, client = start_up(inbox, Path(scratch) / "data")
+        process, client = start_up(inbox, Path(scratch) / "data", **env)
         key = root_key(inbox)
         latencies = []
         try:

@@ -55,9 +55,9 @@ def start_distributed(
 
 
 def test_killing_the_store_owner_mid_burst_loses_and_duplicates_nothing(
+    redis_server: RedisServer,  # first: it stops after the freshrag processes
     spawn: Callable[..., Instance],
     start_up: Callable[..., Instance],
-    redis_server: RedisServer,
     tmp_path: Path,
     abstracts: list[str],
 ) -> None:
@@ -87,9 +87,9 @@ def test_killing_the_store_owner_mid_burst_loses_and_duplicates_nothing(
 
 
 def test_changes_made_while_redis_is_down_are_indexed_once_it_is_back(
+    redis_server: RedisServer,  # first: it stops after the freshrag processes
     spawn: Callable[..., Instance],
     start_up: Callable[..., Instance],
-    redis_server: RedisServer,
     tmp_path: Path,
     abstracts: list[str],
 ) -> None:

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +18,7 @@ from freshrag.documents import DocStatus
 from freshrag.parsing import ParsedDocument, parse_file
 from tests.conftest import eventually
 from tests.integration.conftest import System
+from tests.redis_server import RedisServer
 
 NAMES = ["a.md", "notes/c.md", "notes/deep/e.html", "b.txt"]
 TEXTS = [
@@ -93,11 +95,19 @@ def converged(system: System) -> bool:
     )
 
 
-def test_the_index_converges_on_the_folder(start_system: Callable[..., System]) -> None:
-    system = start_system()
+@pytest.mark.parametrize("broker", ["embedded", "redis"])
+def test_the_index_converges_on_the_folder(
+    broker: str, tmp_path: Path, start_system: Callable[..., System]
+) -> None:
+    if broker == "redis":  # the same property through redis-server, with the coordination in Redis
+        redis = RedisServer(tmp_path / "redis")
+        redis.start()
+        system = start_system(broker_url=redis.url)
+    else:
+        system = start_system()
     runs = itertools.count()
 
-    @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
     @given(operations)
     def check(ops: list[tuple[str, str, str | None]]) -> None:
         root = system.inbox / f"run{next(runs)}"
@@ -110,4 +120,9 @@ def test_the_index_converges_on_the_folder(start_system: Callable[..., System]) 
         eventually(lambda: converged(system), timeout=30)
         assert not any(uri.startswith(str(root)) and not Path(uri).exists() for uri in actual_index(system))
 
-    check()
+    try:
+        check()
+    finally:
+        system.stop()
+        if broker == "redis":
+            redis.stop()
