@@ -137,12 +137,11 @@ def ingest(
 
 
 def _local_or_remote(settings: Settings, remote: Any, local: Any) -> Any:
-    """Ask the running instance; with none running, open the embedded store directly."""
+    """Ask the running instance; with none running, open the store directly (local mode or server)."""
     try:
         return remote(ApiClient(settings.url, settings.api_token))
     except InstanceUnreachableError:
-        if not settings.embedded or settings.qdrant_url:
-            raise
+        pass
     from freshrag.runtime import build_runtime
 
     runtime = build_runtime(settings)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import eventually
-from tests.e2e.conftest import Instance
+from tests.e2e.conftest import Instance, run
 from tests.redis_server import RedisServer
 
 
@@ -118,3 +118,30 @@ def test_changes_made_while_redis_is_down_are_indexed_once_it_is_back(
     no_duplicate_or_orphan(up)
     title = abstracts[25].splitlines()[0].removeprefix("## ")
     assert up.http.get("/search", params={"q": title, "k": 3}).json()["results"][0]["uri"] == str(files[5])
+
+
+def test_worker_and_beat_processes_index_a_folder_on_their_own(
+    redis_server: RedisServer, spawn: Callable[..., Instance], tmp_path: Path, env: dict[str, str]
+) -> None:
+    """`freshrag worker` (prefork, owning the local store) and `freshrag beat` with no watcher: the scheduled
+    reconcile finds the files, the worker indexes them."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for name, text in (
+        ("owls.md", "Owls hunt at night on silent wings."),
+        ("tea.txt", "Green tea is not oxidised."),
+    ):
+        (inbox / name).write_text(text)
+    roles_env = {
+        "FRESHRAG_BROKER_URL": redis_server.url,
+        "FRESHRAG_WATCH": str(inbox),
+        "FRESHRAG_RECONCILE_INTERVAL_SECONDS": "2",
+    }
+    worker = spawn("worker", "--concurrency", "1", extra_env=roles_env)
+    beat = spawn("beat", extra_env=roles_env)
+    eventually(lambda: worker.log.read_text().count("'outcome': 'indexed'") == 2, timeout=120, interval=0.5)
+    assert beat.stop() == 0
+    assert worker.stop() == 0
+    answer = run(["search", "birds that hunt in the dark", "--json"], env | roles_env, tmp_path)
+    assert answer.returncode == 0, answer.stderr
+    assert json.loads(answer.stdout)["results"][0]["uri"] == str(inbox / "owls.md")
