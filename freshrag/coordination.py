@@ -1,5 +1,6 @@
-"""What processes share to cooperate on one queue: claims of waiting changes, document locks and dead
-letters. In memory (and SQLite) when embedded; in Redis, the broker itself, when distributed."""
+"""What processes share to cooperate on one queue: claims of waiting changes, document locks, dead
+letters and the journal of CMS entries. In memory (and SQLite) when embedded; in Redis, the broker itself,
+when distributed."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from freshrag.locks import DocumentLocks, InProcessLocks, RedisLocks
 from freshrag.pending import InProcessPending, PendingChanges, RedisPending
 from freshrag.queue import ChangeQueue, make_client
 from freshrag.settings import Settings
+from freshrag.webhooks.entries import EntryJournal, RedisEntryJournal, SqliteEntryJournal
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,7 @@ class Coordination:
     pending: PendingChanges
     locks: DocumentLocks
     dead_letters: DeadLetters
+    journal: EntryJournal
 
 
 def open_coordination(settings: Settings) -> Coordination:
@@ -27,10 +30,12 @@ def open_coordination(settings: Settings) -> Coordination:
     pending: PendingChanges
     locks: DocumentLocks
     dead_letters: DeadLetters
+    journal: EntryJournal
     if settings.embedded:
         pending = InProcessPending(settings.task_expires_seconds, settings.reindex_interval_seconds)
         locks = InProcessLocks()
         dead_letters = SqliteDeadLetters(settings.data_dir / "dead-letters.sqlite3")
+        journal = SqliteEntryJournal(settings.data_dir / "webhooks.sqlite3")
     else:
         client = redis.Redis.from_url(
             settings.broker_url, socket_connect_timeout=3, socket_timeout=10, health_check_interval=30
@@ -38,8 +43,9 @@ def open_coordination(settings: Settings) -> Coordination:
         pending = RedisPending(client, settings.task_expires_seconds, settings.reindex_interval_seconds)
         locks = RedisLocks(client)
         dead_letters = RedisDeadLetters(client)
+        journal = RedisEntryJournal(client)
     queue = ChangeQueue(make_client(settings), pending, settings.task_expires_seconds)
-    return Coordination(queue, pending, locks, dead_letters)
+    return Coordination(queue, pending, locks, dead_letters, journal)
 
 
 def replay_dead_letters(dead_letters: DeadLetters, queue: ChangeQueue) -> int:

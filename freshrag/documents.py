@@ -24,13 +24,16 @@ class Op(StrEnum):
 
 
 class SourceKind(StrEnum):
-    FILE = "file"
+    FILE = "file"  # a file in a watched folder
+    GIT = "git"  # a file in a local clone of a repository, pulled on push
+    CMS = "cms"  # an entry a CMS announced by webhook, kept in the entry journal
 
 
 @dataclass(frozen=True)
 class Change:
-    """One detected change of one document. For files the worker re-reads the file, so `op` is a hint and
-    delivery order does not matter; `version` is the source's own version where it has one (monotonic)."""
+    """One detected change of one document. The worker re-reads the document's current state (the file,
+    or the CMS entry in the journal), so `op` is a hint and delivery order does not matter; `version` is
+    the source's own version where it has one (monotonic)."""
 
     doc_id: str
     op: Op
@@ -111,9 +114,10 @@ def root_key(folder: Path) -> str:
     return f"{absolute.name or 'root'}-{digest}"
 
 
-def file_doc_id(root: str, relative_path: str) -> str:
-    """The document id of a file: `file:<root key>/<path relative to the watched folder>`."""
-    return f"file:{root}/{relative_path}"
+def file_doc_id(root: str, relative_path: str, kind: SourceKind = SourceKind.FILE) -> str:
+    """The document id of a file: `file:<root key>/<path relative to the watched folder>` (`git:` for a
+    file of a repository clone)."""
+    return f"{kind.value}:{root}/{relative_path}"
 
 
 def content_hash(data: bytes) -> str:

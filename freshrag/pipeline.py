@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 
@@ -23,9 +22,11 @@ from freshrag.documents import Change, DocStatus, DocumentRecord, Op, content_ha
 from freshrag.embedding import Embedder
 from freshrag.locks import DocumentLocks
 from freshrag.parsing import Failed, ParsedDocument, Skipped, parse_file
-from freshrag.sources import FileState, Gone, Loaded, Unreadable, load_file
+from freshrag.sources import FileState, Gone, Loaded, LoadResult, Unreadable
 from freshrag.store import ChunkPoint, QdrantStore, chunk_point_id
 from freshrag.telemetry import Metrics
+
+ContentLoader = Callable[[Change], LoadResult]
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,8 @@ class Indexer:
         chunker: Chunker,
         locks: DocumentLocks,
         metrics: Metrics,
+        load: ContentLoader,
         *,
-        max_file_bytes: int,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
@@ -73,7 +74,7 @@ class Indexer:
         self._chunker = chunker
         self._locks = locks
         self._metrics = metrics
-        self._max_file_bytes = max_file_bytes
+        self._load = load
         self._clock = clock
 
     def apply(self, change: Change) -> Outcome:
@@ -115,7 +116,7 @@ class Indexer:
         )
         if _is_stale(change, previous):
             return _Plan(change, previous, previous or base, outcome="stale")
-        loaded = load_file(Path(change.uri), self._max_file_bytes)
+        loaded = self._load(change)
         if isinstance(loaded, Gone):
             existed = previous is not None and previous.status is not DocStatus.DELETED
             record = replace(base, version=base.version + 1 if existed else base.version)
@@ -128,14 +129,25 @@ class Indexer:
     def _plan_content(
         self, change: Change, previous: DocumentRecord | None, base: DocumentRecord, loaded: Loaded
     ) -> _Plan:
-        digest = content_hash(loaded.data)
+        digest = content_hash(loaded.data + (loaded.title or "").encode())
         state = loaded.state
+        base = replace(
+            base, source_version=loaded.version if loaded.version is not None else base.source_version
+        )
         settled = (DocStatus.INDEXED, DocStatus.SKIPPED, DocStatus.FAILED)
         if previous is not None and previous.content_hash == digest and previous.status in settled:
-            record = replace(previous, size_bytes=state.size, mtime_ns=state.mtime_ns, uri=change.uri)
+            record = replace(
+                previous,
+                size_bytes=state.size,
+                mtime_ns=state.mtime_ns,
+                uri=change.uri,
+                source_version=base.source_version,
+            )
             return _Plan(change, previous, record, outcome="unchanged")
         version = base.version + 1
-        parsed = parse_file(change.uri, loaded.data)
+        parsed = parse_file(loaded.name or change.uri, loaded.data)
+        if isinstance(parsed, ParsedDocument) and loaded.title:
+            parsed = replace(parsed, title=loaded.title)
         if isinstance(parsed, Skipped | Failed):
             status = DocStatus.SKIPPED if isinstance(parsed, Skipped) else DocStatus.FAILED
             plan = self._not_indexed(change, previous, base, status, parsed.reason, digest, state)

@@ -23,6 +23,7 @@ from freshrag.settings import Settings
 INDEX_DOCUMENT = "freshrag.index_document"
 RECONCILE_FOLDER = "freshrag.reconcile_folder"
 RECONCILE_WATCHED = "freshrag.reconcile_watched"
+SYNC_REPOSITORY = "freshrag.sync_repository"
 INDEXING_QUEUE = "freshrag.indexing"
 RETRY_AFTER_SECONDS = 5
 
@@ -138,6 +139,21 @@ class ChangeQueue:
             self._client.send_task(
                 RECONCILE_FOLDER,
                 kwargs={"folder": folder, "prefix": prefix},
+                queue=INDEXING_QUEUE,
+                expires=self._expires,
+            )
+
+    def sync_repository(self, repository: str, clone_url: str, ref: str, received_at: float) -> None:
+        """Ask a worker to pull `ref` of `repository` into its local clone and index what changed."""
+        with _broker_errors():
+            self._client.send_task(
+                SYNC_REPOSITORY,
+                kwargs={
+                    "repository": repository,
+                    "clone_url": clone_url,
+                    "ref": ref,
+                    "received_at": received_at,
+                },
                 queue=INDEXING_QUEUE,
                 expires=self._expires,
             )

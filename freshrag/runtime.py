@@ -6,9 +6,11 @@ import logging
 from dataclasses import dataclass, field
 
 from freshrag.chunking import Chunker
+from freshrag.content import ContentLoader
 from freshrag.coordination import open_coordination
 from freshrag.dead_letters import DeadLetters
 from freshrag.embedding import SentenceTransformerEmbedder, load_embedder
+from freshrag.locks import DocumentLocks
 from freshrag.pipeline import Indexer
 from freshrag.queue import ChangeQueue
 from freshrag.search import SearchService
@@ -16,6 +18,8 @@ from freshrag.settings import Settings
 from freshrag.sources import IgnoreRules, WatchedFolder
 from freshrag.store import QdrantStore, open_store
 from freshrag.telemetry import Metrics
+from freshrag.webhooks.entries import EntryJournal
+from freshrag.webhooks.loading import EntryLoader
 
 
 @dataclass
@@ -30,6 +34,8 @@ class Runtime:
     search: SearchService
     queue: ChangeQueue
     dead_letters: DeadLetters
+    journal: EntryJournal
+    locks: DocumentLocks
     metrics: Metrics
     rules: IgnoreRules
     folders: list[WatchedFolder] = field(default_factory=list)
@@ -54,7 +60,8 @@ def build_runtime(
         raise
     chunker = Chunker(embedder.count_tokens, settings.chunk_max_tokens, settings.chunk_target_tokens)
     shared = open_coordination(settings)
-    indexer = Indexer(store, embedder, chunker, shared.locks, metrics, max_file_bytes=settings.max_file_bytes)
+    load = ContentLoader(EntryLoader(shared.journal, settings), settings.max_file_bytes)
+    indexer = Indexer(store, embedder, chunker, shared.locks, metrics, load)
     metrics.model_info.labels(embedder.model_version, embedder.model_version).set(1)
     return Runtime(
         settings=settings,
@@ -65,6 +72,8 @@ def build_runtime(
         search=SearchService(store, embedder, metrics),
         queue=shared.queue,
         dead_letters=shared.dead_letters,
+        journal=shared.journal,
+        locks=shared.locks,
         metrics=metrics,
         rules=IgnoreRules(settings.ignore_patterns),
         folders=[WatchedFolder.of(path) for path in settings.watch],

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -18,6 +18,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from freshrag.webhooks.config import SOURCES, WebhookSource
 
 ENV_PREFIX = "FRESHRAG_"
 EmbeddingBackend = Literal["onnx-int8", "onnx", "torch"]
@@ -84,6 +86,32 @@ class Settings(BaseSettings):
         ge=5,
         description="Redis: a task taken by a worker that died is delivered again after this long.",
     )
+    webhooks: dict[str, WebhookSource] = Field(
+        default_factory=dict,
+        description="Per-source webhook options (content-type mappings, fetching, repositories); see README.",
+    )
+    webhook_secret_generic: SecretStr | None = Field(
+        None, description="Standard Webhooks secret (whsec_...)."
+    )
+    webhook_secret_strapi: SecretStr | None = Field(None, description="Bearer token Strapi sends.")
+    webhook_secret_contentful: SecretStr | None = Field(None, description="Contentful signing secret.")
+    webhook_secret_sanity: SecretStr | None = Field(None, description="Sanity webhook secret.")
+    webhook_secret_ghost: SecretStr | None = Field(None, description="Ghost webhook secret.")
+    webhook_secret_wordpress: SecretStr | None = Field(None, description="WP Webhooks secret key.")
+    webhook_secret_directus: SecretStr | None = Field(None, description="Bearer token Directus sends.")
+    webhook_secret_github: SecretStr | None = Field(None, description="GitHub webhook secret.")
+    webhook_max_bytes: int = Field(
+        10_000_000, ge=1024, description="Larger webhook bodies are refused with 413 while being read."
+    )
+    webhook_tolerance_seconds: float = Field(
+        300.0, gt=0, description="Signed timestamps older or newer than this are refused (401)."
+    )
+    webhook_replay_window_seconds: float = Field(
+        259_200.0, ge=0, description="A delivery id seen within this window is acknowledged, not applied."
+    )
+    webhook_fetch_timeout_seconds: float = Field(
+        10.0, gt=0, le=300, description="Timeout of fetching an entry's text from its CMS."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log verbosity.")
 
     @classmethod
@@ -119,6 +147,14 @@ class Settings(BaseSettings):
             raise ValueError("must start with memory://, redis:// or rediss://")
         return value
 
+    @field_validator("webhooks")
+    @classmethod
+    def _known_sources(cls, value: dict[str, WebhookSource]) -> dict[str, WebhookSource]:
+        unknown = sorted(set(value) - set(SOURCES))
+        if unknown:
+            raise ValueError(f"unknown webhook source {unknown[0]!r} (known: {', '.join(SOURCES)})")
+        return value
+
     @model_validator(mode="after")
     def _chunk_sizes(self) -> Settings:
         if self.chunk_target_tokens > self.chunk_max_tokens:
@@ -129,6 +165,13 @@ class Settings(BaseSettings):
     def embedded(self) -> bool:
         """True when the broker is in-process: one process owns the queue, the worker and the store."""
         return self.broker_url.startswith("memory://")
+
+    def webhook_source(self, source: str) -> WebhookSource:
+        return self.webhooks.get(source) or WebhookSource()
+
+    def webhook_secret(self, source: str) -> str | None:
+        secret: SecretStr | None = getattr(self, f"webhook_secret_{source}", None)
+        return secret.get_secret_value() if secret is not None else None
 
     @property
     def models_dir(self) -> Path:

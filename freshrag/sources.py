@@ -40,15 +40,17 @@ DEFAULT_IGNORED = (
 
 @dataclass(frozen=True)
 class WatchedFolder:
-    """A folder whose files are documents; `key` is part of every document id under it."""
+    """A folder whose files are documents (a watched folder, or the local clone of a repository, `kind`
+    GIT); `key` is part of every document id under it."""
 
     path: Path
     key: str
+    kind: SourceKind = SourceKind.FILE
 
     @classmethod
-    def of(cls, path: Path) -> WatchedFolder:
+    def of(cls, path: Path, kind: SourceKind = SourceKind.FILE) -> WatchedFolder:
         absolute = path.expanduser().resolve()
-        return cls(path=absolute, key=root_key(absolute))
+        return cls(path=absolute, key=root_key(absolute), kind=kind)
 
     def relative(self, path: Path | str) -> str | None:
         """`path` relative to this folder in POSIX form, or None when it lies outside."""
@@ -60,9 +62,9 @@ class WatchedFolder:
     def change_for(self, relative: str, op: Op = Op.UPSERT, detected_at: float | None = None) -> Change:
         kwargs = {} if detected_at is None else {"detected_at": detected_at}
         return Change(
-            doc_id=file_doc_id(self.key, relative),
+            doc_id=file_doc_id(self.key, relative, self.kind),
             op=op,
-            source_kind=SourceKind.FILE,
+            source_kind=self.kind,
             uri=str(self.path / relative),
             root=self.key,
             **kwargs,  # type: ignore[arg-type]
@@ -107,8 +109,14 @@ LOOP_STATE = FileState(size=0, mtime_ns=0)
 
 @dataclass(frozen=True)
 class Loaded:
+    """A document's current content. `name` picks the parser by its extension (default: the change's
+    uri); `title` and `version` are set by sources that know them (CMS entries)."""
+
     data: bytes
     state: FileState
+    name: str | None = None
+    title: str | None = None
+    version: int | None = None
 
 
 @dataclass(frozen=True)

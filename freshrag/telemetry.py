@@ -64,6 +64,13 @@ class Metrics:
             "Changes that failed every retry and wait for `freshrag replay-dead-letters`.",
             registry=r,
         )
+        self.webhook_deliveries = Counter(
+            "freshrag_webhook_deliveries_total",
+            "Webhook deliveries by source and what was done with them (accepted, duplicate, ignored, stale, "
+            "unauthorized, malformed, too_large, unsupported_media_type, unknown_source, unavailable).",
+            ["source", "outcome"],
+            registry=r,
+        )
         self.model_info = Gauge(
             "freshrag_model_info",
             "The live embedding model (value 1).",

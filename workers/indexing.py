@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,18 @@ from typing import Any
 from celery.exceptions import Reject
 
 from freshrag.dead_letters import dead_letter
-from freshrag.documents import Change
-from freshrag.queue import INDEX_DOCUMENT, RECONCILE_FOLDER, RECONCILE_WATCHED
+from freshrag.documents import Change, SourceKind
+from freshrag.queue import INDEX_DOCUMENT, RECONCILE_FOLDER, RECONCILE_WATCHED, SYNC_REPOSITORY
 from freshrag.reconcile import folder_changes
+from freshrag.repositories import clone_folder, pull
 from freshrag.runtime import Runtime
 from freshrag.sources import WatchedFolder
+from freshrag.webhooks.intake import REPOSITORY, resubmit_unapplied
 from workers.app import app, current_runtime
+
+# Journalled CMS states older than this and not applied are enqueued again by the scheduled sweep: long
+# enough that a change still on its way through the queue is not sent twice for nothing.
+RESUBMIT_AFTER_SECONDS = 120.0
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +46,8 @@ def index_document(change: dict[str, Any], attempt: int = 1) -> dict[str, Any]:
     except Exception as exc:
         return _failed(runtime, parsed, attempt, exc)
     runtime.dead_letters.discard(parsed.doc_id)
+    if parsed.source_kind is SourceKind.CMS:
+        runtime.journal.mark_applied(parsed.doc_id, parsed.detected_at)
     return asdict(outcome)
 
 
@@ -69,10 +78,10 @@ def _failed(runtime: Runtime, change: Change, attempt: int, exc: Exception) -> d
 
 
 @app.task(name=RECONCILE_FOLDER, acks_late=True, reject_on_worker_lost=True)
-def reconcile_folder(folder: str, prefix: str = "") -> int:
+def reconcile_folder(folder: str, prefix: str = "", kind: str = SourceKind.FILE.value) -> int:
     """Enqueue whatever makes the index match `folder`; returns how many changes were enqueued."""
     runtime = current_runtime()
-    watched = WatchedFolder.of(Path(folder))
+    watched = WatchedFolder.of(Path(folder), SourceKind(kind))
     changes = folder_changes(runtime.store, watched, runtime.rules, prefix)
     enqueued = sum(runtime.queue.submit(change) for change in changes)
     log.info("reconciled %s%s: %d changes", watched.path, f"/{prefix}" if prefix else "", enqueued)
@@ -81,6 +90,27 @@ def reconcile_folder(folder: str, prefix: str = "") -> int:
 
 @app.task(name=RECONCILE_WATCHED)
 def reconcile_watched() -> int:
-    """The scheduled safety net: reconcile every folder this process is configured to watch."""
+    """The scheduled safety net: reconcile every watched folder and repository clone, and enqueue again the
+    journalled CMS states that were never applied."""
     runtime = current_runtime()
-    return sum(reconcile_folder(str(folder.path)) for folder in runtime.folders)
+    count: int = sum(reconcile_folder(str(folder.path)) for folder in runtime.folders)
+    clones = runtime.settings.data_dir / "repositories"
+    if clones.is_dir():
+        for clone in sorted(path for path in clones.iterdir() if (path / ".git").is_dir()):
+            count += int(reconcile_folder(str(clone), kind=SourceKind.GIT.value))
+    before = time.time() - RESUBMIT_AFTER_SECONDS
+    return count + resubmit_unapplied(runtime.journal, runtime.queue, before)
+
+
+@app.task(name=SYNC_REPOSITORY, acks_late=True, reject_on_worker_lost=True)
+def sync_repository(repository: str, clone_url: str, ref: str, received_at: float) -> int:
+    """Pull `ref` into the repository's clone and enqueue its changed files; returns how many. A failure
+    (the remote unreachable) raises: the journalled push is tried again by the scheduled sweep."""
+    runtime = current_runtime()
+    path = clone_folder(runtime.settings.data_dir, repository)
+    with runtime.locks.hold(f"repository:{repository}"):
+        pulled = pull(clone_url, ref, path, runtime.rules)
+    enqueued = sum(runtime.queue.submit(change) for change in pulled.changes)
+    runtime.journal.mark_applied(f"github:{REPOSITORY}:{repository}", received_at)
+    log.info("pulled %s %s..%s: %d files changed", repository, pulled.previous, pulled.current, enqueued)
+    return enqueued

@@ -6,6 +6,7 @@ import ipaddress
 import logging
 import signal
 import threading
+import time
 
 import uvicorn
 
@@ -13,6 +14,7 @@ from freshrag.coordination import open_coordination
 from freshrag.runtime import build_runtime
 from freshrag.settings import Settings, SettingsError
 from freshrag.sources import IgnoreRules, WatchedFolder
+from freshrag.webhooks.intake import resubmit_unapplied
 from services.api import create_app
 from services.watcher import FolderWatcher
 from workers.app import InProcessWorker
@@ -57,6 +59,10 @@ def serve(settings: Settings, *, worker: bool, watch: bool) -> None:
     try:
         if in_process_worker:
             in_process_worker.start()
+            # Webhook deliveries acknowledged before a crash but not yet indexed: the journal kept them.
+            replayed = resubmit_unapplied(runtime.journal, runtime.queue, time.time())
+            if replayed:
+                log.info("re-enqueued %d journalled webhook changes not yet indexed", replayed)
         if watcher:
             watcher.start()
         log.info(

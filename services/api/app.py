@@ -22,6 +22,7 @@ from services.api.schemas import (
     SearchRequest,
     StatusOut,
 )
+from services.api.webhooks import webhook_router
 
 log = logging.getLogger(__name__)
 _bearer = HTTPBearer(auto_error=False)
@@ -126,6 +127,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     def replay() -> dict[str, int]:
         """Enqueue every dead letter's change again (each becomes a dead letter again if it still fails)."""
         return {"replayed": replay_dead_letters(runtime.dead_letters, runtime.queue)}
+
+    app.include_router(webhook_router(runtime))
 
     @app.get("/metrics", tags=["metrics"])
     def metrics() -> Response:

@@ -1,0 +1,1 @@
+"""CMS webhooks: verifying deliveries, reading them as entry changes, and keeping entries durably."""

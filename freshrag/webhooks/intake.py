@@ -1,0 +1,177 @@
+"""Taking a webhook delivery in: verify, drop replays, read it, persist it, enqueue it.
+
+A delivery is acknowledged only once what it changed is durable in the entry journal and its changes are
+queued; anything that fails before that raises, so the CMS is told to send it again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+import redis
+
+from freshrag.documents import Change, Op, SourceKind
+from freshrag.queue import ChangeQueue
+from freshrag.settings import Settings
+from freshrag.webhooks.config import SOURCES
+from freshrag.webhooks.entries import EntryJournal, StoredDoc
+from freshrag.webhooks.model import (
+    Delivery,
+    Entries,
+    EntryDoc,
+    EntryEvent,
+    Ignored,
+    PayloadError,
+    RepositoryPush,
+    SignatureError,
+)
+from freshrag.webhooks.platforms import INTERPRETERS
+from freshrag.webhooks.signatures import VERIFIERS, delivery_id
+
+log = logging.getLogger(__name__)
+REPOSITORY = "repository"  # the content type of a journalled repository push
+
+
+class JournalUnavailableError(RuntimeError):
+    """The entry journal cannot be written: nothing was accepted (answered 503)."""
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What was done with a delivery: accepted, duplicate, ignored or stale (older than what is stored)."""
+
+    status: str
+    documents: tuple[str, ...] = ()
+    reason: str | None = None
+
+
+class WebhookIntake:
+    def __init__(
+        self,
+        settings: Settings,
+        journal: EntryJournal,
+        queue: ChangeQueue,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._journal = journal
+        self._queue = queue
+        self._clock = clock
+
+    def receive(self, delivery: Delivery) -> Receipt:
+        """Raises `SignatureError` (401), `PayloadError` (400), `JournalUnavailableError` or
+        `BrokerUnavailableError` (503); anything returned is acknowledged with a 2xx."""
+        source = delivery.source
+        assert source in SOURCES, source
+        self._verify(delivery)
+        key = delivery_id(delivery)
+        with _journal_errors():
+            if key and self._journal.seen(source, key):
+                return Receipt("duplicate", reason=f"delivery {key} was already applied")
+        payload = parse_body(delivery)
+        try:
+            interpretation = INTERPRETERS[source](delivery, payload, self._settings.webhook_source(source))
+        except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
+            # A shape no platform sends (a list where an object belongs...): the sender's error, not ours.
+            log.info("%s delivery with an unexpected shape: %r", source, exc)
+            raise PayloadError(f"unexpected payload shape: {type(exc).__name__}: {exc}") from None
+        if isinstance(interpretation, Ignored):
+            receipt = Receipt("ignored", reason=interpretation.reason)
+        elif isinstance(interpretation, RepositoryPush):
+            receipt = self._push(interpretation, delivery.received_at)
+        else:
+            receipt = self._entries(interpretation, delivery.received_at)
+        if key:
+            with _journal_errors():
+                self._journal.first_delivery(source, key, self._settings.webhook_replay_window_seconds)
+        return receipt
+
+    def _verify(self, delivery: Delivery) -> None:
+        source = delivery.source
+        secret = self._settings.webhook_secret(source)
+        if secret is None:
+            if self._settings.webhook_source(source).accept_unsigned:
+                return
+            raise SignatureError(
+                f"no secret is configured for {source}: set FRESHRAG_WEBHOOK_SECRET_{source.upper()}"
+            )
+        VERIFIERS[source](delivery, secret, self._clock(), self._settings.webhook_tolerance_seconds)
+
+    def _entries(self, entries: Entries, received_at: float) -> Receipt:
+        documents: list[str] = []
+        stale = 0
+        for event in entries.events:
+            with _journal_errors():
+                writes = self._journal.put(event, received_at)
+            if writes is None:
+                stale += 1
+                continue
+            for doc in writes:
+                self._queue.submit(change_for(doc))
+                documents.append(doc.doc_id)
+        if stale and not documents:
+            return Receipt("stale", reason="older than the version already stored; nothing changed")
+        return Receipt("accepted", tuple(documents))
+
+    def _push(self, push: RepositoryPush, received_at: float) -> Receipt:
+        entry_key = f"github:{REPOSITORY}:{push.repository}"
+        details = json.dumps({"clone_url": push.clone_url, "ref": push.ref})
+        doc = EntryDoc(entry_key, push.repository, details, push.clone_url)
+        event = EntryEvent(entry_key, "github", REPOSITORY, int(received_at * 1000), (doc,))
+        with _journal_errors():
+            self._journal.put(event, received_at)
+        self._queue.sync_repository(push.repository, push.clone_url, push.ref, received_at)
+        return Receipt("accepted", (entry_key,))
+
+
+def change_for(doc: StoredDoc) -> Change:
+    """The change that makes the index hold `doc`'s journalled state."""
+    op = Op.UPSERT if doc.present else Op.DELETE
+    return Change(doc.doc_id, op, SourceKind.CMS, doc.uri or doc.doc_id, detected_at=doc.received_at)
+
+
+def resubmit_unapplied(journal: EntryJournal, queue: ChangeQueue, received_before: float) -> int:
+    """Enqueue again every journalled state received before `received_before` and not yet applied (after
+    a crash, or when the queue refused it); returns how many. Each document waiting already is skipped."""
+    count = 0
+    for doc in journal.unapplied(received_before):
+        if doc.source == "github" and doc.content_type == REPOSITORY:
+            details = json.loads(doc.body)
+            queue.sync_repository(doc.title, details["clone_url"], details["ref"], doc.received_at)
+            count += 1
+        else:
+            count += queue.submit(change_for(doc))
+    return count
+
+
+def parse_body(delivery: Delivery) -> Any:
+    """The JSON body (GitHub may send it form-encoded as `payload=`), or `PayloadError`."""
+    body = delivery.body
+    content_type = (delivery.header("content-type") or "").split(";")[0].strip().lower()
+    if content_type == "application/x-www-form-urlencoded":
+        values = parse_qs(body.decode("utf-8", "replace")).get("payload")
+        if not values:
+            raise PayloadError("a form-encoded body must carry the JSON in its 'payload' field")
+        body = values[0].encode()
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise PayloadError(f"the body is not valid JSON: {exc}") from None
+
+
+@contextmanager
+def _journal_errors() -> Iterator[None]:
+    try:
+        yield
+    except (sqlite3.Error, redis.RedisError, OSError) as exc:
+        raise JournalUnavailableError(
+            f"the webhook journal cannot be written ({type(exc).__name__}: {exc})"
+        ) from exc

@@ -1,0 +1,88 @@
+"""What a webhook delivery is, and what freshrag reads out of one.
+
+A platform module turns a verified `Delivery` into an `Interpretation`: the new state of one or more CMS
+entries (`EntryEvent`), a push to a Git repository (`RepositoryPush`), or a reason to ignore it (`Ignored`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+class SignatureError(Exception):
+    """The delivery is not provably from the configured sender (answered 401); the message says why."""
+
+
+class PayloadError(Exception):
+    """The body is not what the platform sends (answered 400); the message names the field."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One HTTP request as received: `headers` with lower-case names, `target` the path and query string
+    exactly as requested (Contentful signs it), `body` the raw bytes (every HMAC is over them)."""
+
+    source: str
+    method: str
+    target: str
+    headers: Mapping[str, str]
+    body: bytes
+    received_at: float
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+@dataclass(frozen=True)
+class EntryDoc:
+    """One searchable document made from an entry (one per locale where the entry has several). `body` is
+    Markdown; when the payload does not carry the text, `fetch_url` says where the worker reads it."""
+
+    doc_id: str
+    title: str
+    body: str
+    uri: str = ""
+    fetch_url: str | None = None
+
+
+@dataclass(frozen=True)
+class EntryEvent:
+    """The new state of one entry. No `docs` means the entry is gone (deleted, unpublished, trashed or
+    archived). `version` orders events of one entry (milliseconds of the entry's own update time, or its
+    revision): an older version never overwrites a newer one."""
+
+    entry_key: str
+    source: str
+    content_type: str
+    version: int
+    docs: tuple[EntryDoc, ...] = ()
+
+    @property
+    def deleted(self) -> bool:
+        return not self.docs
+
+
+@dataclass(frozen=True)
+class RepositoryPush:
+    """Commits pushed to a Git repository: its changed files are pulled into a local clone and indexed."""
+
+    repository: str
+    clone_url: str
+    ref: str
+    after: str
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """A well-formed delivery with nothing to index (a draft, a media event, a ping); acknowledged."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Entries:
+    events: tuple[EntryEvent, ...] = field(default_factory=tuple)
+
+
+Interpretation = Entries | RepositoryPush | Ignored

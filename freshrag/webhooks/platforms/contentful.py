@@ -1,0 +1,56 @@
+"""Contentful: the topic header `X-Contentful-Topic: ContentManagement.Entry.<action>`, the entry's `sys`
+and its `fields`, each keyed by locale. One document per locale; unpublish, delete and archive remove them
+all. Saves and auto-saves are drafts: ignored unless `include_drafts`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from freshrag.webhooks.config import WebhookSource
+from freshrag.webhooks.fields import entry_event, require, timestamp_ms
+from freshrag.webhooks.model import Delivery, Entries, Ignored, Interpretation, PayloadError
+
+UPSERTS = ("publish",)
+DRAFTS = ("create", "save", "auto_save", "unarchive")
+REMOVALS = ("unpublish", "delete", "archive")
+
+
+def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interpretation:
+    topic = delivery.header("x-contentful-topic")
+    if not topic:
+        raise PayloadError("missing X-Contentful-Topic header")
+    parts = topic.split(".")
+    if len(parts) != 3:
+        raise PayloadError(f"X-Contentful-Topic {topic!r} is not '<api>.<entity>.<action>'")
+    _, entity, action = parts
+    if entity != "Entry":
+        return Ignored(f"Contentful {entity} events change no entry")
+    drafts = config.include_drafts and action in DRAFTS
+    if action not in UPSERTS + REMOVALS and not drafts:
+        return Ignored(f"Contentful {action!r} is a draft or changes nothing published")
+    sys = require(payload, "sys")
+    entry_id = str(require(payload, "sys", "id"))
+    content_type = str(require(payload, "sys", "contentType", "sys", "id"))
+    mapping = config.mapping(content_type)
+    if mapping.ignore:
+        return Ignored(f"content type {content_type!r} is ignored by configuration")
+    stamp = sys.get("deletedAt") or sys.get("archivedAt") or sys.get("updatedAt")
+    version = timestamp_ms(stamp) or int(delivery.received_at * 1000)
+    if action in REMOVALS:
+        return Entries((entry_event("contentful", content_type, entry_id, version, None, mapping),))
+    fields = require(payload, "fields")
+    if not isinstance(fields, dict):
+        raise PayloadError("field 'fields' must be an object of fields by locale")
+    documents: list[tuple[str | None, dict[str, Any]]] = [
+        (locale, {name: values.get(locale) for name, values in fields.items() if isinstance(values, dict)})
+        for locale in _locales(fields)
+    ]
+    return Entries((entry_event("contentful", content_type, entry_id, version, documents, mapping),))
+
+
+def _locales(fields: dict[str, Any]) -> list[str]:
+    seen: dict[str, None] = {}
+    for values in fields.values():
+        if isinstance(values, dict):
+            seen.update(dict.fromkeys(str(locale) for locale in values))
+    return list(seen)

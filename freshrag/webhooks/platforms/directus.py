@@ -1,0 +1,47 @@
+"""Directus flows ("Event Hook" trigger, "Webhook / Request URL" operation) or legacy webhooks:
+`{"event": "items.create", "collection": "articles", "key": 42, "payload": {...}}`; updates and deletes
+carry `keys`. An update carries only the changed fields, so configure `fetch_url` (for example
+`https://cms.example.com/items/articles/{id}` with `fetch_path = "data"`) to index whole items. Directus
+cannot sign: its secret is a static `Authorization: Bearer` header."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from freshrag.webhooks.config import WebhookSource
+from freshrag.webhooks.fields import entry_event, require
+from freshrag.webhooks.model import Delivery, Entries, Ignored, Interpretation, PayloadError
+
+ACTIONS = ("create", "update", "delete")
+
+
+def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interpretation:
+    event = str(require(payload, "event"))
+    action = event.rsplit(".", 1)[-1]
+    if not event.startswith("items.") or action not in ACTIONS:
+        return Ignored(f"Directus event {event!r} changes no item")
+    collection = str(require(payload, "collection"))
+    mapping = config.mapping(collection)
+    if mapping.ignore:
+        return Ignored(f"collection {collection!r} is ignored by configuration")
+    keys = _keys(payload)
+    fields = payload.get("payload")
+    if action != "delete" and not isinstance(fields, dict):
+        raise PayloadError("field 'payload' must be an object of the item's fields")
+    version = int(delivery.received_at * 1000)  # Directus stamps no time on its events
+    events = tuple(
+        entry_event(
+            "directus", collection, key, version, None if action == "delete" else [(None, fields)], mapping
+        )
+        for key in keys
+    )
+    return Entries(events)
+
+
+def _keys(payload: dict[str, Any]) -> list[str]:
+    if payload.get("key") not in (None, ""):
+        return [str(payload["key"])]
+    keys = payload.get("keys")
+    if isinstance(keys, list) and keys and all(isinstance(key, str | int) for key in keys):
+        return [str(key) for key in keys]
+    raise PayloadError("missing required field 'key' (or 'keys', a list of item keys)")

@@ -1,0 +1,38 @@
+"""Ghost: one event per webhook URL and no event header, so the event is read from the state the body
+carries: `{"post": {"current": {...}, "previous": {...}}}` (or `page`). A published current state is
+indexed; any other (draft, scheduled, or empty after a delete) removes the post."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from freshrag.webhooks.config import WebhookSource
+from freshrag.webhooks.fields import entry_event, require, timestamp_ms, with_default_body
+from freshrag.webhooks.model import Delivery, Entries, Ignored, Interpretation, PayloadError
+
+CONTENT_TYPES = ("post", "page")
+
+
+def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interpretation:
+    if not isinstance(payload, dict) or not payload:
+        raise PayloadError("the body must be a JSON object such as {'post': {'current': ...}}")
+    content_type = next((name for name in CONTENT_TYPES if name in payload), None)
+    if content_type is None:
+        return Ignored(f"Ghost {next(iter(payload))!r} events change no post or page")
+    states = require(payload, content_type)
+    current = states.get("current") if isinstance(states, dict) else None
+    previous = states.get("previous") if isinstance(states, dict) else None
+    if not isinstance(current, dict):
+        raise PayloadError(f"missing required field '{content_type}.current'")
+    entry = current or (previous if isinstance(previous, dict) else {})
+    entry_id = str(require(entry or {"id": None}, "id"))
+    mapping = with_default_body(config.mapping(content_type), ("html",))
+    if mapping.ignore:
+        return Ignored(f"content type {content_type!r} is ignored by configuration")
+    published = current.get("status") == "published" or (config.include_drafts and bool(current))
+    stamp = current.get("updated_at") if current else None
+    version = timestamp_ms(stamp) or int(delivery.received_at * 1000)
+    fields = {**current, "html": current.get("html") or current.get("plaintext")}
+    documents = [(None, fields)] if published else None
+    uri = str(current.get("url") or "")
+    return Entries((entry_event("ghost", content_type, entry_id, version, documents, mapping, uri),))

@@ -1,0 +1,36 @@
+"""GitHub push webhooks: the pushed branch of a configured repository is pulled into a local clone and its
+changed files are indexed (removed files are deleted). Pings and other events are acknowledged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from freshrag.webhooks.config import WebhookSource
+from freshrag.webhooks.fields import require
+from freshrag.webhooks.model import Delivery, Ignored, Interpretation, PayloadError, RepositoryPush
+
+DELETED = "0" * 40
+
+
+def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interpretation:
+    event = delivery.header("x-github-event")
+    if not event:
+        raise PayloadError("missing X-GitHub-Event header")
+    if event != "push":
+        return Ignored(f"GitHub {event!r} events push no files")
+    name = str(require(payload, "repository", "full_name"))
+    ref = str(require(payload, "ref"))
+    after = str(require(payload, "after"))
+    repository = config.repositories.get(name)
+    if repository is None:
+        configured = ", ".join(sorted(config.repositories)) or "none"
+        return Ignored(f"repository {name!r} is not configured (configured: {configured})")
+    branch = repository.branch or payload["repository"].get("default_branch") or "main"
+    if ref != f"refs/heads/{branch}":
+        return Ignored(f"a push to {ref}, not to the indexed branch {branch!r}")
+    if after == DELETED:
+        return Ignored("the branch was deleted")
+    clone_url = repository.url or payload["repository"].get("clone_url")
+    if not isinstance(clone_url, str) or not clone_url:
+        raise PayloadError("missing required field 'repository.clone_url'")
+    return RepositoryPush(name, clone_url, ref, after)

@@ -1,0 +1,42 @@
+"""Sanity GROQ-powered webhooks. The body is the document (or a projection of it with the document under
+`value`); the operation comes from the `sanity-operation` header or an `operation` field
+(`delta::operation()` in the projection). Draft documents (`drafts.` ids) are ignored by default."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from freshrag.webhooks.config import WebhookSource
+from freshrag.webhooks.fields import entry_event, require, timestamp_ms
+from freshrag.webhooks.model import Delivery, Entries, Ignored, Interpretation, PayloadError
+
+OPERATIONS = ("create", "update", "delete")
+
+
+def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interpretation:
+    if not isinstance(payload, dict):
+        raise PayloadError("the body must be a JSON object (the document or a projection of it)")
+    document = payload["value"] if isinstance(payload.get("value"), dict) else payload
+    operation = delivery.header("sanity-operation") or payload.get("operation") or "update"
+    if operation not in OPERATIONS:
+        raise PayloadError(f"operation must be one of {', '.join(OPERATIONS)} (got {operation!r})")
+    doc_id = str(payload.get("_id") or document.get("_id") or document.get("objectID") or "")
+    if not doc_id:
+        raise PayloadError("missing required field '_id'")
+    content_type = str(require(document, "_type"))
+    if doc_id.startswith("drafts.") and not config.include_drafts:
+        return Ignored("a draft document: indexed once published")
+    mapping = config.mapping(content_type)
+    if mapping.ignore:
+        return Ignored(f"content type {content_type!r} is ignored by configuration")
+    if operation == "delete":
+        stamp = delivery.header("sanity-transaction-time")
+        version = timestamp_ms(stamp) or int(delivery.received_at * 1000)
+        return Entries((entry_event("sanity", content_type, doc_id, version, None, mapping),))
+    version = timestamp_ms(document.get("_updatedAt")) or int(delivery.received_at * 1000)
+    fields = {**document, "slug": _slug(document.get("slug"))}
+    return Entries((entry_event("sanity", content_type, doc_id, version, [(None, fields)], mapping),))
+
+
+def _slug(value: Any) -> Any:
+    return value.get("current") if isinstance(value, dict) else value

@@ -1,0 +1,285 @@
+"""Webhook signature verification: the platforms' published test vectors, and deliveries signed by
+`tests.webhook_signing` (written from the platform specs) accepted, tampered, mis-keyed, unsigned or stale
+ones refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from freshrag.webhooks.config import SOURCES
+from freshrag.webhooks.model import Delivery, SignatureError
+from freshrag.webhooks.signatures import (
+    VERIFIERS,
+    delivery_id,
+    verify_bearer,
+    verify_contentful,
+    verify_github,
+    verify_sanity,
+    verify_standard,
+)
+from tests.webhook_signing import sign, sign_standard
+
+NOW = 1_767_225_600.0
+TOLERANCE = 300.0
+SECRET = "s3cret-signing-key"  # noqa: S105
+BODY = b'{"event":"entry.update","model":"article","entry":{"id":7,"title":"Caf\xc3\xa9"}}'
+TIMED = ("generic", "contentful", "sanity", "ghost")
+SIGNATURE_HEADER = {
+    "generic": "webhook-signature",
+    "strapi": "authorization",
+    "contentful": "x-contentful-signature",
+    "sanity": "sanity-webhook-signature",
+    "ghost": "x-ghost-signature",
+    "wordpress": "x-wp-webhook-signature",
+    "directus": "authorization",
+    "github": "x-hub-signature-256",
+}
+SIGNED = tuple(source for source in SOURCES if source not in ("strapi", "directus"))
+
+
+def delivery(
+    source: str,
+    headers: dict[str, str],
+    body: bytes = BODY,
+    *,
+    method: str = "POST",
+    target: str = "/webhooks/x",
+) -> Delivery:
+    lowered = {name.lower(): value for name, value in headers.items()}
+    return Delivery(source=source, method=method, target=target, headers=lowered, body=body, received_at=NOW)
+
+
+def signed(source: str, *, secret: str = SECRET, at: float = NOW, body: bytes = BODY) -> Delivery:
+    headers = sign(
+        source, body, secret, now=at, headers={"X-Contentful-Topic": "ContentManagement.Entry.publish"}
+    )
+    return delivery(source, headers, body)
+
+
+def verify(d: Delivery, secret: str = SECRET, now: float = NOW) -> None:
+    VERIFIERS[d.source](d, secret, now, TOLERANCE)
+
+
+# Published vectors: sanity-io/webhook-toolkit's test, two node-apps-toolkit-signed requests, GitHub's docs.
+
+
+def test_sanity_published_vector() -> None:
+    header = "t=1633519811129,v1=tLa470fx7qkLLEcMOcEUFuBbRSkGujyskxrNXcoh0N0"
+    d = delivery("sanity", {"sanity-webhook-signature": header}, b'{"_id":"resume"}')
+    verify_sanity(d, "test", 1633519811.129 + 10, TOLERANCE)
+    with pytest.raises(SignatureError, match="signature does not match"):
+        verify_sanity(d, "tests", 1633519811.129, TOLERANCE)
+
+
+CONTENTFUL_SECRET = "a" * 32 + "b" * 32
+CONTENTFUL_BODY = (
+    b'{"sys":{"id":"5KsDBWseXY6QegucYAoacS","type":"Entry"},"fields":{"title":{"en-US":"Hello, World!"}}}'
+)
+
+
+@pytest.mark.parametrize(
+    ("target", "headers", "signature"),
+    [
+        (
+            "/trigger/SW5zdGFuY2VGbG93Q29uZmlnOjE=",
+            {
+                "Content-Type": "application/vnd.contentful.management.v1+json",
+                "X-Contentful-Topic": "ContentManagement.Entry.publish",
+                "x-contentful-signed-headers": (
+                    "content-type,x-contentful-signed-headers,x-contentful-timestamp,x-contentful-topic"
+                ),
+                "x-contentful-timestamp": "1767225600000",
+            },
+            "8dec81505760a10b542fbc36d3aa0a772b11f759eca7b2351daaf5bba8c7c6f1",
+        ),
+        (
+            "/trigger/abc?foo=bar baz&x=1",
+            {
+                "x-contentful-webhook-name": " My Hook ",
+                "x-contentful-signed-headers": "x-contentful-signed-headers,x-contentful-timestamp,"
+                "x-contentful-webhook-name",
+                "x-contentful-timestamp": "1767225600000",
+            },
+            "c8c83deb1a865012752f66594e6228056c826fd7227a70361b3a304e124555ec",
+        ),
+    ],
+)
+def test_contentful_published_vectors(target: str, headers: dict[str, str], signature: str) -> None:
+    d = delivery(
+        "contentful", {**headers, "x-contentful-signature": signature}, CONTENTFUL_BODY, target=target
+    )
+    verify_contentful(d, CONTENTFUL_SECRET, 1767225600.0 + 5, TOLERANCE)
+    moved = delivery("contentful", dict(d.headers), CONTENTFUL_BODY, target=target + "&y=2")
+    with pytest.raises(SignatureError, match="signature does not match"):
+        verify_contentful(moved, CONTENTFUL_SECRET, 1767225600.0 + 5, TOLERANCE)
+
+
+def test_github_published_vector() -> None:
+    header = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+    d = delivery("github", {"X-Hub-Signature-256": header}, b"Hello, World!")
+    verify_github(d, "It's a Secret to Everybody")
+    with pytest.raises(SignatureError, match="signature does not match"):
+        verify_github(d, "It's a secret to everybody")
+
+
+# Every platform, through the registry.
+
+
+def test_registry_covers_every_source() -> None:
+    assert set(VERIFIERS) == set(SOURCES)
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_correctly_signed_delivery_passes(source: str) -> None:
+    verify(signed(source))
+
+
+@pytest.mark.parametrize("source", SIGNED)
+def test_tampered_body_fails(source: str) -> None:
+    d = signed(source)
+    tampered = delivery(source, dict(d.headers), BODY.replace(b'"id":7', b'"id":8'))
+    with pytest.raises(SignatureError, match="signature does not match"):
+        verify(tampered)
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_wrong_secret_fails(source: str) -> None:
+    with pytest.raises(SignatureError, match="does not match"):
+        verify(signed(source, secret="another-secret"))  # noqa: S106
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_missing_signature_header_fails(source: str) -> None:
+    header = SIGNATURE_HEADER[source]
+    headers = {name: value for name, value in signed(source).headers.items() if name != header}
+    with pytest.raises(SignatureError, match=f"(?i)missing {header} header"):
+        verify(delivery(source, headers))
+
+
+@pytest.mark.parametrize("source", TIMED)
+def test_stale_timestamp_fails(source: str) -> None:
+    with pytest.raises(SignatureError, match=r"timestamp is 301 s old, over the 300 s tolerance"):
+        verify(signed(source, at=NOW - TOLERANCE - 1))
+
+
+@pytest.mark.parametrize("source", TIMED)
+def test_future_timestamp_fails(source: str) -> None:
+    with pytest.raises(SignatureError, match=r"timestamp is 301 s in the future, over the 300 s tolerance"):
+        verify(signed(source, at=NOW + TOLERANCE + 1))
+
+
+@pytest.mark.parametrize("source", TIMED)
+@pytest.mark.parametrize("offset", [-TOLERANCE + 1, TOLERANCE - 1])
+def test_timestamp_within_tolerance_passes(source: str, offset: float) -> None:
+    verify(signed(source, at=NOW + offset))
+
+
+# Scheme details.
+
+
+def test_standard_passes_when_only_the_second_signature_matches() -> None:
+    headers = sign_standard(BODY, SECRET, now=NOW, msg_id="msg_2")
+    wrong = sign_standard(BODY, "rotated-out-secret", now=NOW, msg_id="msg_2")["webhook-signature"]
+    headers["webhook-signature"] = f"v1a,bm90LWVkMjU1MTk= {wrong} {headers['webhook-signature']}"
+    verify_standard(delivery("generic", headers), SECRET, NOW, TOLERANCE)
+    headers["webhook-signature"] = f"v1a,bm90LWVkMjU1MTk= {wrong}"
+    with pytest.raises(SignatureError, match="signature does not match"):
+        verify_standard(delivery("generic", headers), SECRET, NOW, TOLERANCE)
+
+
+def test_standard_whsec_secret_is_a_base64_key() -> None:
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # noqa: S105
+    verify_standard(delivery("generic", sign("generic", BODY, secret, now=NOW)), secret, NOW, TOLERANCE)
+    with pytest.raises(SignatureError, match="not valid base64"):
+        verify_standard(
+            delivery("generic", sign("generic", BODY, SECRET, now=NOW)), "whsec_@@", NOW, TOLERANCE
+        )
+
+
+def test_standard_signs_the_message_id() -> None:
+    headers = {**sign("generic", BODY, SECRET, now=NOW), "webhook-id": "msg_other"}
+    with pytest.raises(SignatureError, match="signature does not match"):
+        verify_standard(delivery("generic", headers), SECRET, NOW, TOLERANCE)
+
+
+def test_malformed_timestamp_fails() -> None:
+    headers = {**sign("generic", BODY, SECRET, now=NOW), "webhook-timestamp": "soon"}
+    with pytest.raises(SignatureError, match="malformed webhook-timestamp header"):
+        verify(delivery("generic", headers))
+
+
+def test_contentful_signs_method_target_and_listed_headers() -> None:
+    headers = sign(
+        "contentful", BODY, SECRET, now=NOW, headers={"X-Contentful-Topic": "ContentManagement.Entry.publish"}
+    )
+    verify(delivery("contentful", headers))
+    for changed in (
+        delivery("contentful", headers, method="PUT"),
+        delivery("contentful", headers, target="/webhooks/y"),
+        delivery("contentful", {**headers, "x-contentful-topic": "ContentManagement.Entry.delete"}),
+    ):
+        with pytest.raises(SignatureError, match="signature does not match"):
+            verify(changed)
+    without_topic = {name: value for name, value in headers.items() if name != "x-contentful-topic"}
+    with pytest.raises(SignatureError, match="missing x-contentful-topic header"):
+        verify(delivery("contentful", without_topic))
+
+
+def test_contentful_query_is_escaped_as_the_toolkit_does() -> None:
+    target = "/webhooks/x?a=(1)&b=caf\u00e9 !*'~"
+    headers = sign("contentful", BODY, SECRET, now=NOW, target=target)
+    verify(delivery("contentful", headers, target=target))
+
+
+def test_contentful_timestamp_must_be_signed() -> None:
+    headers = {
+        **sign("contentful", BODY, SECRET, now=NOW),
+        "x-contentful-signed-headers": "x-contentful-signed-headers",
+    }
+    with pytest.raises(SignatureError, match="does not list x-contentful-timestamp"):
+        verify(delivery("contentful", headers))
+
+
+@pytest.mark.parametrize("source", ["sanity", "ghost"])
+def test_malformed_signature_header_fails(source: str) -> None:
+    with pytest.raises(SignatureError, match="malformed"):
+        verify(delivery(source, {SIGNATURE_HEADER[source]: "v1=abc"}))
+
+
+def test_github_requires_the_sha256_prefix() -> None:
+    header = sign("github", BODY, SECRET, now=NOW)["x-hub-signature-256"]
+    with pytest.raises(SignatureError, match="signature does not match"):
+        verify(delivery("github", {"x-hub-signature-256": header.removeprefix("sha256=")}))
+
+
+def test_bearer_token() -> None:
+    verify_bearer(delivery("strapi", {"Authorization": f"bearer {SECRET}"}), SECRET)
+    with pytest.raises(SignatureError, match="bearer token does not match"):
+        verify_bearer(delivery("strapi", {"Authorization": "Bearer wrong-token"}), SECRET)
+    with pytest.raises(SignatureError, match="expected Bearer"):
+        verify_bearer(delivery("directus", {"Authorization": f"Basic {SECRET}"}), SECRET)
+    with pytest.raises(SignatureError, match="does not match"):
+        verify_bearer(delivery("directus", {"Authorization": "Bearer caf\u00e9"}), SECRET)
+
+
+# Delivery ids for replay protection.
+
+
+@pytest.mark.parametrize(
+    ("source", "headers", "expected"),
+    [
+        ("generic", {"webhook-id": "msg_1"}, "msg_1"),
+        ("github", {"x-github-delivery": "72d3162e"}, "72d3162e"),
+        ("contentful", {"x-contentful-idempotency-key": "k1", "x-contentful-signature": "s"}, "k1"),
+        ("contentful", {"x-contentful-signature": "s"}, "s"),
+        ("sanity", {"idempotency-key": "idem", "sanity-webhook-signature": "t=1,v1=x"}, "idem"),
+        ("sanity", {"sanity-webhook-signature": "t=1,v1=x"}, "t=1,v1=x"),
+        ("ghost", {"x-ghost-signature": "sha256=ab, t=1"}, "sha256=ab, t=1"),
+        ("wordpress", {"x-wp-webhook-signature": "c2ln"}, "c2ln"),
+        ("strapi", {}, "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"),  # sha256(b"{}")
+        ("directus", {"authorization": "Bearer x"}, None),
+        ("generic", {}, None),
+    ],
+)
+def test_delivery_id(source: str, headers: dict[str, str], expected: str | None) -> None:
+    assert delivery_id(delivery(source, headers, b"{}")) == expected
