@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -110,3 +111,14 @@ def wait_ready(instance: Instance) -> None:
             return False
 
     eventually(ready, timeout=180, interval=0.25)
+
+
+@pytest.fixture
+def abstracts(shared_data: Path) -> list[str]:
+    """Real text: SciFact abstracts, five to a file so each file is several chunks long."""
+    texts = []
+    with (shared_data / "ir" / "scifact" / "corpus.jsonl").open() as corpus:
+        for line, _ in zip(corpus, range(200), strict=False):
+            entry = json.loads(line)
+            texts.append(f"## {entry['title']}\n\n{entry['text']}")
+    return ["\n\n".join(texts[i : i + 5]) for i in range(0, 200, 5)]

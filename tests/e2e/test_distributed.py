@@ -11,22 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.conftest import eventually
 from tests.e2e.conftest import Instance, run
 from tests.redis_server import RedisServer
-
-
-@pytest.fixture
-def abstracts(shared_data: Path) -> list[str]:
-    """Real text: SciFact abstracts, five to a file so each file is several chunks long."""
-    texts = []
-    with (shared_data / "ir" / "scifact" / "corpus.jsonl").open() as corpus:
-        for line, _ in zip(corpus, range(200), strict=False):
-            entry = json.loads(line)
-            texts.append(f"## {entry['title']}\n\n{entry['text']}")
-    return ["\n\n".join(texts[i : i + 5]) for i in range(0, 200, 5)]
 
 
 def indexed(up: Instance) -> list[dict[str, Any]]:
