@@ -112,6 +112,7 @@ class ChangeQueue:
                 self._client.send_task(
                     INDEX_DOCUMENT,
                     kwargs={"change": change.to_message()},
+                    kwargsrepr=change.doc_id,  # what logs show; saves Celery a repr of every message
                     queue=INDEXING_QUEUE,
                     countdown=wait or None,
                     expires=self._expires,

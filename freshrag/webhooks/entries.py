@@ -10,6 +10,7 @@ Embedded mode keeps it in SQLite under the data dir; distributed mode in Redis, 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -124,6 +125,9 @@ class SqliteEntryJournal:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
         self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        self._pid = 0
+        self._purged_at = 0.0
         with closing(sqlite3.connect(self._path, isolation_level=None)) as db:
             db.execute("PRAGMA journal_mode=WAL")  # outside any transaction, where SQLite allows it
             db.executescript(
@@ -138,13 +142,20 @@ class SqliteEntryJournal:
                 CREATE TABLE IF NOT EXISTS deliveries (
                     source TEXT NOT NULL, delivery_id TEXT NOT NULL, expires_at REAL NOT NULL,
                     PRIMARY KEY (source, delivery_id));
+                CREATE INDEX IF NOT EXISTS deliveries_expiry ON deliveries (expires_at);
                 """
             )
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, closing(sqlite3.connect(self._path, isolation_level=None)) as db:
-            db.execute("PRAGMA synchronous=FULL")
+    def _connect(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One transaction on the process' connection. `durable=False` skips the fsync of the commit, for
+        what a crash may lose harmlessly (delivery ids: a replay re-applies an idempotent change)."""
+        with self._lock:
+            if self._db is None or self._pid != os.getpid():  # a forked worker opens its own
+                self._db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+                self._pid = os.getpid()
+            db = self._db
+            db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -202,8 +213,10 @@ class SqliteEntryJournal:
 
     def first_delivery(self, source: str, delivery_id: str, ttl_seconds: float) -> bool:
         now = time.time()
-        with self._connect() as db:
-            db.execute("DELETE FROM deliveries WHERE expires_at < ?", (now,))
+        with self._connect(durable=False) as db:
+            if now - self._purged_at > 60:
+                db.execute("DELETE FROM deliveries WHERE expires_at < ?", (now,))
+                self._purged_at = now
             inserted = db.execute(
                 "INSERT OR IGNORE INTO deliveries VALUES (?, ?, ?)", (source, delivery_id, now + ttl_seconds)
             )
