@@ -41,13 +41,13 @@ def pull(clone_url: str, ref: str, path: Path, rules: IgnoreRules) -> Pulled:
     previous: str | None = None
     if (path / ".git").is_dir():
         previous = _git(path, "rev-parse", "HEAD").strip()
-        _git(path, "fetch", "--quiet", "--no-tags", clone_url, ref)
+        _git(path, "fetch", "--quiet", "--no-tags", "--", clone_url, ref)
         _git(path, "reset", "--quiet", "--hard", "FETCH_HEAD")
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
         branch = ref.removeprefix("refs/heads/")
-        _git(path.parent, "clone", "--quiet", "--no-tags", "--single-branch", "--branch", branch, clone_url,
-             str(path))  # fmt: skip
+        _git(path.parent, "clone", "--quiet", "--no-tags", "--single-branch", "--branch", branch, "--",
+             clone_url, str(path))  # fmt: skip
     current = _git(path, "rev-parse", "HEAD").strip()
     folder = WatchedFolder.of(path, SourceKind.GIT)
     changes = []

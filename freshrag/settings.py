@@ -147,6 +147,22 @@ class Settings(BaseSettings):
             raise ValueError("must start with memory://, redis:// or rediss://")
         return value
 
+    @field_validator(
+        "webhook_secret_generic",
+        "webhook_secret_strapi",
+        "webhook_secret_contentful",
+        "webhook_secret_sanity",
+        "webhook_secret_ghost",
+        "webhook_secret_wordpress",
+        "webhook_secret_directus",
+        "webhook_secret_github",
+        mode="before",
+    )
+    @classmethod
+    def _no_empty_secret(cls, value: Any) -> Any:
+        """An empty secret (an unset variable passed through) is no secret: never an empty HMAC key."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("webhooks")
     @classmethod
     def _known_sources(cls, value: dict[str, WebhookSource]) -> dict[str, WebhookSource]:

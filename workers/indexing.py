@@ -63,6 +63,8 @@ def _failed(runtime: Runtime, change: Change, attempt: int, exc: Exception) -> d
                 exc,
             )
             runtime.dead_letters.add(dead_letter(change, exc, attempt))
+            if change.source_kind is SourceKind.CMS:  # kept as a dead letter now, not resubmitted by sweeps
+                runtime.journal.mark_applied(change.doc_id, change.detected_at)
             runtime.metrics.events.labels(change.source_kind.value, change.op.value, "dead_letter").inc()
             return {"doc_id": change.doc_id, "outcome": "dead_letter", "reason": str(exc)}
         countdown = _backoff(attempt - 1, settings.retry_backoff_max_seconds)

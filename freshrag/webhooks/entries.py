@@ -104,8 +104,9 @@ class EntryJournal(Protocol):
 
     def get(self, doc_id: str) -> StoredDoc | None: ...
 
-    def mark_applied(self, doc_id: str, received_up_to: float) -> None:
-        """The document's state received up to `received_up_to` is in the index."""
+    def mark_applied(self, doc_id: str, received_at: float) -> None:
+        """The document's state received at `received_at` is in the index (nothing happens if a later
+        state replaced it meanwhile: that one stays to be applied)."""
         ...
 
     def unapplied(self, received_before: float) -> list[StoredDoc]: ...
@@ -159,10 +160,11 @@ class SqliteEntryJournal:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
+                db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:  # never leave the shared connection inside a failed transaction
+                    db.execute("ROLLBACK")
                 raise
-            db.execute("COMMIT")
 
     def put(self, event: EntryEvent, received_at: float) -> list[StoredDoc] | None:
         with self._connect() as db:
@@ -196,11 +198,11 @@ class SqliteEntryJournal:
         doc = StoredDoc.from_json(row[0])
         return StoredDoc(**{**asdict(doc), "applied": bool(row[1])})
 
-    def mark_applied(self, doc_id: str, received_up_to: float) -> None:
+    def mark_applied(self, doc_id: str, received_at: float) -> None:
         with self._connect() as db:
             db.execute(
-                "UPDATE docs SET applied = 1 WHERE doc_id = ? AND received_at <= ? AND applied = 0",
-                (doc_id, received_up_to),
+                "UPDATE docs SET applied = 1 WHERE doc_id = ? AND received_at = ? AND applied = 0",
+                (doc_id, received_at),
             )
 
     def unapplied(self, received_before: float) -> list[StoredDoc]:
@@ -240,10 +242,10 @@ class RedisEntryJournal:
 
     def __init__(self, client: redis.Redis) -> None:
         self._client = client
-        # Only if no later state arrived meanwhile (its receipt time would be newer).
+        # Only the state received at that time: a state that replaced it meanwhile stays to be applied.
         self._mark_applied = client.register_script(
             "local t = redis.call('ZSCORE', KEYS[1], ARGV[1]) "
-            "if t and tonumber(t) <= tonumber(ARGV[2]) then redis.call('ZREM', KEYS[1], ARGV[1]) end"
+            "if t and tonumber(t) == tonumber(ARGV[2]) then redis.call('ZREM', KEYS[1], ARGV[1]) end"
         )
 
     def put(self, event: EntryEvent, received_at: float) -> list[StoredDoc] | None:
@@ -284,8 +286,8 @@ class RedisEntryJournal:
         unapplied = self._client.zscore(self.UNAPPLIED, doc_id) is not None
         return StoredDoc(**{**asdict(doc), "applied": not unapplied})
 
-    def mark_applied(self, doc_id: str, received_up_to: float) -> None:
-        self._mark_applied(keys=[self.UNAPPLIED], args=[doc_id, repr(received_up_to)])
+    def mark_applied(self, doc_id: str, received_at: float) -> None:
+        self._mark_applied(keys=[self.UNAPPLIED], args=[doc_id, repr(received_at)])
 
     def unapplied(self, received_before: float) -> list[StoredDoc]:
         ids = self._client.zrangebyscore(self.UNAPPLIED, "-inf", f"({received_before}")

@@ -162,9 +162,14 @@ def parse_body(delivery: Delivery) -> Any:
             raise PayloadError("a form-encoded body must carry the JSON in its 'payload' field")
         body = values[0].encode()
     try:
-        return json.loads(body)
+        payload = json.loads(body)
     except (ValueError, RecursionError) as exc:
         raise PayloadError(f"the body is not valid JSON: {exc}") from None
+    try:  # JSON may escape lone surrogates ("\ud800"): text no store or model can take
+        json.dumps(payload, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise PayloadError("the body contains an invalid Unicode escape (a lone surrogate)") from None
+    return payload
 
 
 @contextmanager

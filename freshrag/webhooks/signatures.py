@@ -75,6 +75,8 @@ def verify_standard(delivery: Delivery, secret: str, now: float, tolerance: floa
             key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
         except binascii.Error:
             raise SignatureError("the configured whsec_ secret is not valid base64") from None
+    if not key:
+        raise SignatureError("the configured secret is empty")
     expected = base64.b64encode(_mac(key, f"{msg_id}.{timestamp}.".encode() + delivery.body)).decode()
     for entry in signatures.split():
         version, _, signature = entry.partition(",")
@@ -103,8 +105,11 @@ def verify_contentful(delivery: Delivery, secret: str, now: float, tolerance: fl
     given = _required(delivery, "X-Contentful-Signature")
     timestamp = _required(delivery, "X-Contentful-Timestamp")
     signed = [name.strip().lower() for name in _required(delivery, "X-Contentful-Signed-Headers").split(",")]
-    if "x-contentful-timestamp" not in signed:
-        raise SignatureError("X-Contentful-Signed-Headers header does not list x-contentful-timestamp")
+    # The timestamp and the topic (which decides publish or delete) must be signed, or a captured delivery
+    # could be sent again later, or as another action.
+    for required in ("x-contentful-timestamp", "x-contentful-topic"):
+        if required not in signed and (required == "x-contentful-timestamp" or delivery.header(required)):
+            raise SignatureError(f"X-Contentful-Signed-Headers header does not list {required}")
     _fresh(_integer(timestamp, "X-Contentful-Timestamp") / 1000, now, tolerance)
     headers = []
     for name in signed:
@@ -177,8 +182,9 @@ VERIFIERS: dict[str, Verifier] = {
 _ID_HEADERS = {
     "generic": ("webhook-id",),
     "github": ("x-github-delivery",),
-    "contentful": ("x-contentful-idempotency-key", "x-contentful-signature"),
-    "sanity": ("idempotency-key", "sanity-webhook-signature"),
+    # Signatures, not the platforms' unsigned idempotency headers: a replay with a new id is still caught.
+    "contentful": ("x-contentful-signature",),
+    "sanity": ("sanity-webhook-signature",),
     "ghost": ("x-ghost-signature",),
     "wordpress": ("x-wp-webhook-signature",),
 }

@@ -119,7 +119,8 @@ def test_a_github_push_indexes_the_changed_files_and_deletes_the_removed_ones(
     remote: tuple[Path, Path], start_system: Callable[..., System]
 ) -> None:
     bare, work = remote
-    system = start_system(webhooks={"github": {"repositories": {"acme/handbook": {}}}}, **SECRET_SETTINGS)
+    repositories = {"acme/handbook": {"url": str(bare)}}
+    system = start_system(webhooks={"github": {"repositories": repositories}}, **SECRET_SETTINGS)
     (work / "docs").mkdir()
     (work / "docs" / "ferries.md").write_text("# Ferries\n\nThe Hollis ferry leaves the north pier at dawn.")
     (work / "docs" / "tolls.md").write_text("# Tolls\n\nThe Marrow bridge toll is waived on feast days.")

@@ -17,7 +17,7 @@ from freshrag.webhooks.signatures import (
     verify_sanity,
     verify_standard,
 )
-from tests.webhook_signing import sign, sign_standard
+from tests.webhook_signing import sign, sign_contentful, sign_standard
 
 NOW = 1_767_225_600.0
 TOLERANCE = 300.0
@@ -270,9 +270,10 @@ def test_bearer_token() -> None:
     [
         ("generic", {"webhook-id": "msg_1"}, "msg_1"),
         ("github", {"x-github-delivery": "72d3162e"}, "72d3162e"),
-        ("contentful", {"x-contentful-idempotency-key": "k1", "x-contentful-signature": "s"}, "k1"),
+        # the signature, not the unsigned idempotency header: a replay under a new key is still caught
+        ("contentful", {"x-contentful-idempotency-key": "k1", "x-contentful-signature": "s"}, "s"),
         ("contentful", {"x-contentful-signature": "s"}, "s"),
-        ("sanity", {"idempotency-key": "idem", "sanity-webhook-signature": "t=1,v1=x"}, "idem"),
+        ("sanity", {"idempotency-key": "idem", "sanity-webhook-signature": "t=1,v1=x"}, "t=1,v1=x"),
         ("sanity", {"sanity-webhook-signature": "t=1,v1=x"}, "t=1,v1=x"),
         ("ghost", {"x-ghost-signature": "sha256=ab, t=1"}, "sha256=ab, t=1"),
         ("wordpress", {"x-wp-webhook-signature": "c2ln"}, "c2ln"),
@@ -283,3 +284,21 @@ def test_bearer_token() -> None:
 )
 def test_delivery_id(source: str, headers: dict[str, str], expected: str | None) -> None:
     assert delivery_id(delivery(source, headers, b"{}")) == expected
+
+
+def test_an_unsigned_contentful_topic_is_refused() -> None:
+    """The topic decides publish or delete: a captured publish must not be sent again as a delete."""
+    now = 1_767_225_600.0
+    body = b'{"sys": {"id": "1"}}'
+    headers = sign_contentful("POST", "/webhooks/contentful", {}, body, SECRET, now=now)
+    tampered = delivery(
+        "contentful", {**headers, "x-contentful-topic": "ContentManagement.Entry.delete"}, body
+    )
+    with pytest.raises(SignatureError, match="x-contentful-topic"):
+        verify_contentful(tampered, SECRET, now, 300)
+
+
+def test_an_empty_standard_webhooks_key_is_refused() -> None:
+    headers = {"webhook-id": "m", "webhook-timestamp": "1", "webhook-signature": "v1,x"}
+    with pytest.raises(SignatureError, match="empty"):
+        verify_standard(delivery("generic", headers, b"{}"), "whsec_", 1.0, 300)

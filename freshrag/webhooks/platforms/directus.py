@@ -1,5 +1,6 @@
 """Directus flows ("Event Hook" trigger, "Webhook / Request URL" operation) or legacy webhooks:
-`{"event": "items.create", "collection": "articles", "key": 42, "payload": {...}}`; updates and deletes
+`{"event": "articles.items.create", "collection": "articles", "key": 42, "payload": {...}}` (legacy
+webhooks: "items.create"); updates and deletes
 carry `keys`. An update carries only the changed fields, so configure `fetch_url` (for example
 `https://cms.example.com/items/articles/{id}` with `fetch_path = "data"`) to index whole items. Directus
 cannot sign: its secret is a static `Authorization: Bearer` header."""
@@ -17,8 +18,10 @@ ACTIONS = ("create", "update", "delete")
 
 def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interpretation:
     event = str(require(payload, "event"))
-    action = event.rsplit(".", 1)[-1]
-    if not event.startswith("items.") or action not in ACTIONS:
+    # Flows name the event "<collection>.items.create"; the legacy webhooks "items.create".
+    parts = event.split(".")
+    action = parts[-1]
+    if len(parts) < 2 or parts[-2] != "items" or action not in ACTIONS:
         return Ignored(f"Directus event {event!r} changes no item")
     collection = str(require(payload, "collection"))
     mapping = config.mapping(collection)

@@ -32,6 +32,8 @@ def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interp
     mapping = config.mapping(content_type)
     mapping = with_default_body(mapping, BODY_FIELDS)
     version = data.get("version")
+    if isinstance(version, int) and not 0 <= version < 2**63:
+        raise PayloadError("field 'data.version' must be a whole number from 0 to 2**63 - 1")
     if not isinstance(version, int) or isinstance(version, bool):
         version = timestamp_ms(data.get("updated_at")) or timestamp_ms(payload.get("timestamp"))
     version = version if version is not None else int(delivery.received_at * 1000)

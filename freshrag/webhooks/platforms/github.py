@@ -30,7 +30,8 @@ def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interp
         return Ignored(f"a push to {ref}, not to the indexed branch {branch!r}")
     if after == DELETED:
         return Ignored("the branch was deleted")
+    # Only a configured URL may point anywhere; one from the payload must be a plain https URL.
     clone_url = repository.url or payload["repository"].get("clone_url")
-    if not isinstance(clone_url, str) or not clone_url:
-        raise PayloadError("missing required field 'repository.clone_url'")
+    if not isinstance(clone_url, str) or not (repository.url or clone_url.startswith("https://")):
+        raise PayloadError("field 'repository.clone_url' must be an https:// URL")
     return RepositoryPush(name, clone_url, ref, after)

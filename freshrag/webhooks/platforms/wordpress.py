@@ -28,10 +28,12 @@ def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interp
         return Ignored(f"post type {post_type!r} is ignored by configuration")
     mapping = mapping.model_copy(update={"title": ("post_title", *mapping.title)})
     published = post.get("post_status") == "publish" or config.include_drafts
+    # The post's own modification time orders its states (trashing and unpublishing update it); a
+    # permanent delete carries the post as it was, so its time is the receipt.
+    modified = timestamp_ms(post.get("post_modified_gmt"))
+    version = int(delivery.received_at * 1000) if trigger == "post_delete" or modified is None else modified
     if trigger in REMOVALS or not published:
-        version = int(delivery.received_at * 1000)
         return Entries((entry_event("wordpress", post_type, post_id, version, None, mapping),))
-    version = timestamp_ms(post.get("post_modified_gmt")) or int(delivery.received_at * 1000)
     link = payload.get("post_permalink") or post.get("guid") or ""
     uri = link if isinstance(link, str) else ""
     return Entries((entry_event("wordpress", post_type, post_id, version, [(None, post)], mapping, uri),))

@@ -1,0 +1,36 @@
+"""What the entry journal writes for an event: monotonic versions, removals win ties, vanished locales go."""
+
+from __future__ import annotations
+
+from freshrag.webhooks.entries import EntryState, plan_put
+from freshrag.webhooks.model import EntryDoc, EntryEvent
+
+
+def event(version: int, *locales: str) -> EntryEvent:
+    docs = tuple(EntryDoc(f"cms:page:1:{locale}", "Title", f"text {locale}") for locale in locales)
+    return EntryEvent("cms:page:1", "cms", "page", version, docs)
+
+
+def test_a_first_event_writes_its_documents() -> None:
+    writes = plan_put(None, event(5, "en", "de"), received_at=1.0)
+    assert writes is not None
+    assert [(doc.doc_id, doc.present) for doc in writes] == [("cms:page:1:en", True), ("cms:page:1:de", True)]
+
+
+def test_an_older_event_writes_nothing() -> None:
+    current = EntryState(version=5, deleted=False, doc_ids=("cms:page:1:en",))
+    assert plan_put(current, event(4, "en"), received_at=2.0) is None
+
+
+def test_an_equal_version_rewrites_an_upsert_but_never_resurrects_a_removal() -> None:
+    assert plan_put(EntryState(5, False, ("cms:page:1:en",)), event(5, "en"), 2.0) is not None
+    assert plan_put(EntryState(5, True, ("cms:page:1:en",)), event(5, "en"), 2.0) is None
+    removal = plan_put(EntryState(5, False, ("cms:page:1:en",)), event(5), 2.0)
+    assert removal is not None
+    assert [(doc.doc_id, doc.present) for doc in removal] == [("cms:page:1:en", False)]
+
+
+def test_a_locale_missing_from_a_newer_event_is_removed() -> None:
+    writes = plan_put(EntryState(5, False, ("cms:page:1:de", "cms:page:1:en")), event(6, "en"), 3.0)
+    assert writes is not None
+    assert {doc.doc_id: doc.present for doc in writes} == {"cms:page:1:en": True, "cms:page:1:de": False}
