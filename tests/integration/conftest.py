@@ -76,6 +76,15 @@ class System:
         record = self.runtime.store.get_record(self.runtime.folders[0].change_for(name).doc_id)
         return record.status if record else None
 
+    def index_runs(self) -> float:
+        """How many times the worker applied a change (any outcome), from the events counter."""
+        return sum(
+            sample.value
+            for metric in self.runtime.metrics.events.collect()
+            for sample in metric.samples
+            if sample.name.endswith("_total")
+        )
+
     def settled(self) -> bool:
         return self.watcher.pending() == 0 and self.runtime.queue.pending.depth() == 0
 

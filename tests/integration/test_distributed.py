@@ -22,16 +22,6 @@ from tests.redis_server import RedisServer
 TIDES = "# Tides\n\nThe moon pulls the oceans into two bulges that the earth turns beneath."
 
 
-def index_runs(system: System) -> float:
-    """How many times the worker applied a change (any outcome), from the events counter."""
-    return sum(
-        sample.value
-        for metric in system.runtime.metrics.events.collect()
-        for sample in metric.samples
-        if sample.name.endswith("_total")
-    )
-
-
 def chunk_texts(system: System, name: str) -> list[str]:
     uri = str(system.inbox / name)
     return [p["text"] for p in system.runtime.store.all_chunk_payloads() if p["uri"] == uri]
@@ -107,7 +97,7 @@ def test_a_burst_of_saves_costs_at_most_two_index_runs_and_ends_on_the_last(
     draft.write_text("# Draft\n\nRevision start of the harbour plan.")
     eventually(lambda: system.status_of("draft.md") is DocStatus.INDEXED)
     eventually(system.settled)
-    before = index_runs(system)
+    before = system.index_runs()
     change = system.runtime.folders[0].change_for("draft.md")
     started = time.monotonic()
     for revision in range(40):  # a save every 20 ms for 0.8 s, each announced like the watcher does
@@ -118,7 +108,7 @@ def test_a_burst_of_saves_costs_at_most_two_index_runs_and_ends_on_the_last(
     eventually(lambda: chunk_texts(system, "draft.md") == ["Revision 39 of the harbour plan."], timeout=20)
     eventually(system.settled)
     time.sleep(1.5)  # anything still scheduled would have run by now
-    assert index_runs(system) - before <= 2
+    assert system.index_runs() - before <= 2
     assert chunk_texts(system, "draft.md") == ["Revision 39 of the harbour plan."]
 
 

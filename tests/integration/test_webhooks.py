@@ -40,15 +40,6 @@ def found(system: System, query: str = QUERY) -> set[str]:
     return {hit.doc_id for hit in hits if TEXT[:40] in hit.text}
 
 
-def index_runs(system: System) -> float:
-    return sum(
-        sample.value
-        for metric in system.runtime.metrics.events.collect()
-        for sample in metric.samples
-        if sample.name.endswith("_total")
-    )
-
-
 def test_the_shared_samples_are_all_here() -> None:
     assert len(SAMPLES) >= 18, "../shared/data/webhooks is missing or incomplete"
 
@@ -148,12 +139,12 @@ def test_a_replayed_delivery_is_acknowledged_and_not_applied_twice(
     first = client.post("/webhooks/ghost", content=_ghost_body(), headers=headers)
     assert first.status_code == 202
     eventually(lambda: found(system))
-    runs = index_runs(system)
+    runs = system.index_runs()
     again = client.post("/webhooks/ghost", content=_ghost_body(), headers=headers)
     assert again.status_code == 200
     assert again.json()["status"] == "duplicate"
     time.sleep(0.5)
-    assert index_runs(system) == runs
+    assert system.index_runs() == runs
 
 
 def generic(entry_id: str, text: str, **data: Any) -> Post:
