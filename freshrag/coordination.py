@@ -1,6 +1,6 @@
 """What processes share to cooperate on one queue: claims of waiting changes, document locks, dead
-letters and the journal of CMS entries. In memory (and SQLite) when embedded; in Redis, the broker itself,
-when distributed."""
+letters, the journal of CMS entries and the health state (recent activity, check results, heartbeats). In
+memory (and SQLite) when embedded; in Redis, the broker itself, when distributed."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import redis
 
 from freshrag.dead_letters import DeadLetters, RedisDeadLetters, SqliteDeadLetters
+from freshrag.health.state import CHANGES, QUERIES, HealthState, RedisHealthState, SqliteHealthState
 from freshrag.locks import DocumentLocks, InProcessLocks, RedisLocks
 from freshrag.pending import InProcessPending, PendingChanges, RedisPending
 from freshrag.queue import ChangeQueue, make_client
@@ -23,6 +24,7 @@ class Coordination:
     locks: DocumentLocks
     dead_letters: DeadLetters
     journal: EntryJournal
+    health: HealthState
 
 
 def open_coordination(settings: Settings) -> Coordination:
@@ -31,11 +33,14 @@ def open_coordination(settings: Settings) -> Coordination:
     locks: DocumentLocks
     dead_letters: DeadLetters
     journal: EntryJournal
+    health: HealthState
+    caps = {CHANGES: 1000, QUERIES: max(2 * settings.drift_window, 1000)}
     if settings.embedded:
         pending = InProcessPending(settings.task_expires_seconds, settings.reindex_interval_seconds)
         locks = InProcessLocks()
         dead_letters = SqliteDeadLetters(settings.data_dir / "dead-letters.sqlite3")
         journal = SqliteEntryJournal(settings.data_dir / "webhooks.sqlite3")
+        health = SqliteHealthState(settings.data_dir / "health.sqlite3", caps)
     else:
         client = redis.Redis.from_url(
             settings.broker_url, socket_connect_timeout=3, socket_timeout=10, health_check_interval=30
@@ -44,8 +49,9 @@ def open_coordination(settings: Settings) -> Coordination:
         locks = RedisLocks(client)
         dead_letters = RedisDeadLetters(client)
         journal = RedisEntryJournal(client)
+        health = RedisHealthState(client, caps)
     queue = ChangeQueue(make_client(settings), pending, settings.task_expires_seconds)
-    return Coordination(queue, pending, locks, dead_letters, journal)
+    return Coordination(queue, pending, locks, dead_letters, journal, health)
 
 
 def replay_dead_letters(dead_letters: DeadLetters, queue: ChangeQueue) -> int:

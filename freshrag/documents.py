@@ -27,6 +27,7 @@ class SourceKind(StrEnum):
     FILE = "file"  # a file in a watched folder
     GIT = "git"  # a file in a local clone of a repository, pulled on push
     CMS = "cms"  # an entry a CMS announced by webhook, kept in the entry journal
+    CANARY = "canary"  # freshrag's own synthetic probe document, never shown in search results
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from freshrag.chunking import Chunk, Chunker
-from freshrag.documents import Change, DocStatus, DocumentRecord, Op, content_hash
+from freshrag.documents import Change, DocStatus, DocumentRecord, Op, SourceKind, content_hash
 from freshrag.embedding import Embedder
+from freshrag.health.activity import Activity
 from freshrag.locks import DocumentLocks
 from freshrag.parsing import Failed, ParsedDocument, Skipped, parse_file
 from freshrag.sources import FileState, Gone, Loaded, LoadResult, Unreadable
@@ -52,6 +53,7 @@ class _Plan:
     ids: list[str] = field(default_factory=list)
     to_embed: list[int] = field(default_factory=list)
     outcome: str = "indexed"
+    source_time: float | None = None  # the source's own time of this content (mtime, CMS update time)
 
 
 class Indexer:
@@ -67,6 +69,7 @@ class Indexer:
         metrics: Metrics,
         load: ContentLoader,
         *,
+        activity: Activity | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
@@ -75,6 +78,7 @@ class Indexer:
         self._locks = locks
         self._metrics = metrics
         self._load = load
+        self._activity = activity
         self._clock = clock
 
     def apply(self, change: Change) -> Outcome:
@@ -124,7 +128,9 @@ class Indexer:
         if isinstance(loaded, Unreadable):
             status = DocStatus.SKIPPED if loaded.skipped else DocStatus.FAILED
             return self._not_indexed(change, previous, base, status, loaded.reason, None, loaded.state)
-        return self._plan_content(change, previous, base, loaded)
+        plan = self._plan_content(change, previous, base, loaded)
+        plan.source_time = _source_time(change, loaded)
+        return plan
 
     def _plan_content(
         self, change: Change, previous: DocumentRecord | None, base: DocumentRecord, loaded: Loaded
@@ -261,13 +267,40 @@ class Indexer:
         )
 
     def _done(self, plan: _Plan, outcome: Outcome) -> Outcome:
-        change = plan.change
+        change, kind = plan.change, plan.change.source_kind.value
         op = Op.DELETE.value if outcome.outcome == "deleted" else Op.UPSERT.value
-        self._metrics.events.labels(change.source_kind.value, op, outcome.outcome).inc()
+        self._metrics.events.labels(kind, op, outcome.outcome).inc()
+        latency = None
         if outcome.outcome in ("indexed", "unchanged", "deleted"):
-            latency = max(self._clock() - change.detected_at, 0.0)
-            self._metrics.update_latency.labels(change.source_kind.value, op).observe(latency)
+            now = self._clock()
+            latency = max(now - change.detected_at, 0.0)
+            self._metrics.update_latency.labels(kind, op).observe(latency)
+            if outcome.outcome == "indexed" and plan.source_time is not None:
+                since_source = now - plan.source_time
+                if 0 <= since_source <= _SOURCE_TIME_HORIZON:
+                    self._metrics.source_latency.labels(kind).observe(since_source)
+        if self._activity is not None and outcome.outcome != "unchanged":
+            self._activity.changed(change, outcome.outcome, latency, outcome.reason)
         return outcome
+
+
+# A source time further back than this is not an edit being propagated but an old file copied in with its
+# timestamp kept (cp -p, an unpacked archive): it says nothing about freshness and is not observed.
+_SOURCE_TIME_HORIZON = 86_400.0
+# CMS versions that are epoch milliseconds (2001 to 2100) are the entry's update time.
+_EPOCH_MS = (1e12, 4.1e12)
+
+
+def _source_time(change: Change, loaded: LoadResult) -> float | None:
+    """When the source says this content was written, if it says so."""
+    if not isinstance(loaded, Loaded):
+        return None
+    if change.source_kind in (SourceKind.FILE, SourceKind.GIT):
+        return loaded.state.mtime_ns / 1e9
+    if change.source_kind is SourceKind.CMS and loaded.version is not None:
+        low, high = _EPOCH_MS
+        return loaded.version / 1000 if low <= loaded.version <= high else None
+    return None
 
 
 def _stored_ids(record: DocumentRecord | None) -> set[str]:

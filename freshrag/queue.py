@@ -24,6 +24,9 @@ INDEX_DOCUMENT = "freshrag.index_document"
 RECONCILE_FOLDER = "freshrag.reconcile_folder"
 RECONCILE_WATCHED = "freshrag.reconcile_watched"
 SYNC_REPOSITORY = "freshrag.sync_repository"
+CANARY = "freshrag.canary"
+MEASURE_DRIFT = "freshrag.measure_drift"
+EVALUATE_GOLDEN_SET = "freshrag.evaluate_golden_set"
 INDEXING_QUEUE = "freshrag.indexing"
 RETRY_AFTER_SECONDS = 5
 
@@ -70,14 +73,21 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 
 
 def beat_schedule(settings: Settings) -> dict[str, Any]:
-    if settings.reconcile_interval_seconds <= 0:
-        return {}
+    """The periodic tasks: the reconcile safety net and the monitoring checks, each skipped when its interval
+    is 0. Each run expires after one interval, so a stopped worker never finds a pile of stale runs."""
+    periodic = {
+        "reconcile-watched-folders": (RECONCILE_WATCHED, settings.reconcile_interval_seconds),
+        "canary": (CANARY, settings.canary_interval_seconds),
+        "measure-drift": (MEASURE_DRIFT, settings.drift_interval_seconds),
+        "evaluate-golden-set": (
+            EVALUATE_GOLDEN_SET,
+            settings.golden_interval_seconds if settings.golden_set is not None else 0.0,
+        ),
+    }
     return {
-        "reconcile-watched-folders": {
-            "task": RECONCILE_WATCHED,
-            "schedule": settings.reconcile_interval_seconds,
-            "options": {"expires": settings.reconcile_interval_seconds},
-        }
+        name: {"task": task, "schedule": interval, "options": {"expires": interval}}
+        for name, (task, interval) in periodic.items()
+        if interval > 0
     }
 
 

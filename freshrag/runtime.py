@@ -10,6 +10,8 @@ from freshrag.content import ContentLoader
 from freshrag.coordination import open_coordination
 from freshrag.dead_letters import DeadLetters
 from freshrag.embedding import SentenceTransformerEmbedder, load_embedder
+from freshrag.health.activity import Activity
+from freshrag.health.state import HealthState
 from freshrag.locks import DocumentLocks
 from freshrag.pipeline import Indexer
 from freshrag.queue import ChangeQueue
@@ -35,6 +37,7 @@ class Runtime:
     queue: ChangeQueue
     dead_letters: DeadLetters
     journal: EntryJournal
+    health: HealthState
     locks: DocumentLocks
     metrics: Metrics
     rules: IgnoreRules
@@ -60,8 +63,9 @@ def build_runtime(
         raise
     chunker = Chunker(embedder.count_tokens, settings.chunk_max_tokens, settings.chunk_target_tokens)
     shared = open_coordination(settings)
-    load = ContentLoader(EntryLoader(shared.journal, settings), settings.max_file_bytes)
-    indexer = Indexer(store, embedder, chunker, shared.locks, metrics, load)
+    load = ContentLoader(EntryLoader(shared.journal, settings), settings.max_file_bytes, shared.health)
+    activity = Activity(shared.health)
+    indexer = Indexer(store, embedder, chunker, shared.locks, metrics, load, activity=activity)
     metrics.model_info.labels(embedder.model_version, embedder.model_version).set(1)
     return Runtime(
         settings=settings,
@@ -69,10 +73,11 @@ def build_runtime(
         embedder=embedder,
         chunker=chunker,
         indexer=indexer,
-        search=SearchService(store, embedder, metrics),
+        search=SearchService(store, embedder, metrics, activity),
         queue=shared.queue,
         dead_letters=shared.dead_letters,
         journal=shared.journal,
+        health=shared.health,
         locks=shared.locks,
         metrics=metrics,
         rules=IgnoreRules(settings.ignore_patterns),

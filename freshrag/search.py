@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from freshrag.embedding import Embedder
+from freshrag.health.activity import Activity
 from freshrag.store import QdrantStore
 from freshrag.telemetry import Metrics
 
@@ -34,13 +35,20 @@ class SearchResponse:
 
 
 class SearchService:
-    def __init__(self, store: QdrantStore, embedder: Embedder, metrics: Metrics) -> None:
+    def __init__(
+        self, store: QdrantStore, embedder: Embedder, metrics: Metrics, activity: Activity | None = None
+    ) -> None:
         self._store = store
         self._embedder = embedder
         self._metrics = metrics
+        self._activity = activity
 
-    def search(self, query: str, k: int = 10, where: dict[str, Any] | None = None) -> SearchResponse:
-        """The `k` chunks nearest to `query`, each with its document's current version."""
+    def search(
+        self, query: str, k: int = 10, where: dict[str, Any] | None = None, *, record: bool = False
+    ) -> SearchResponse:
+        """The `k` chunks nearest to `query`, each with its document's current version. With `record`, the
+        query is a user's: it counts in the search metrics and the query log (knowledge gaps, query drift);
+        freshrag's own searches (canary, golden set, tests of the index) pass `record=False`."""
         started = time.perf_counter()
         unknown = set(where or {}) - set(FILTERABLE)
         if unknown:
@@ -50,7 +58,7 @@ class SearchService:
         records = self._store.get_records([hit.payload["doc_id"] for hit in hits])
         results = []
         for hit in hits:
-            record = records.get(hit.payload["doc_id"])
+            document = records.get(hit.payload["doc_id"])
             results.append(
                 SearchResult(
                     doc_id=hit.payload["doc_id"],
@@ -59,14 +67,18 @@ class SearchService:
                     heading=list(hit.payload.get("heading", [])),
                     text=hit.payload.get("text", ""),
                     score=round(hit.score, 6),
-                    version=record.version if record else 0,
-                    indexed_at=record.indexed_at if record else None,
+                    version=document.version if document else 0,
+                    indexed_at=document.indexed_at if document else None,
                 )
             )
         took = time.perf_counter() - started
-        self._metrics.search_latency.observe(took)
-        if results:
-            self._metrics.search_top_score.observe(results[0].score)
-        else:
-            self._metrics.search_empty.inc()
+        if record:
+            self._metrics.search_latency.observe(took)
+            top = results[0].score if results else None
+            if top is not None:
+                self._metrics.search_top_score.observe(top)
+            else:
+                self._metrics.search_empty.inc()
+            if self._activity is not None:
+                self._activity.searched(query, top, vector, self._embedder.model_version)
         return SearchResponse(query, results, self._embedder.model_version, round(took * 1000, 2))

@@ -112,6 +112,33 @@ class Settings(BaseSettings):
     webhook_fetch_timeout_seconds: float = Field(
         10.0, gt=0, le=300, description="Timeout of fetching an entry's text from its CMS."
     )
+    canary_interval_seconds: float = Field(
+        60.0, ge=0.0, description="How often the canary document goes through the pipeline; 0 turns it off."
+    )
+    canary_timeout_seconds: float = Field(
+        120.0, gt=0, le=3600, description="A canary not found in search after this long counts as failed."
+    )
+    drift_interval_seconds: float = Field(
+        900.0, ge=0.0, description="How often corpus and query drift are measured; 0 turns it off."
+    )
+    drift_sample_size: int = Field(
+        2000, ge=50, le=100_000, description="Chunk vectors sampled at random to measure corpus drift."
+    )
+    drift_window: int = Field(
+        500, ge=20, le=10_000, description="Queries in the reference window and in the recent window."
+    )
+    golden_set: Path | None = Field(
+        None, description="Golden set in BEIR layout (queries.jsonl, qrels/test.tsv) scored on a schedule."
+    )
+    golden_interval_seconds: float = Field(
+        3600.0, ge=0.0, description="How often the golden set is evaluated against the live index; 0 off."
+    )
+    gap_score: float = Field(
+        0.3, ge=-1.0, le=1.0, description="A search whose best score is below this is a knowledge gap."
+    )
+    metrics_port: int = Field(
+        9100, ge=0, le=65535, description="Where `freshrag worker` serves its /metrics; 0 turns it off."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log verbosity.")
 
     @classmethod

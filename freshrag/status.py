@@ -1,17 +1,28 @@
-"""The status summary shown by `GET /status` and `freshrag status`."""
+"""The status summary shown by `GET /status`, `freshrag status` and the status page at `/`."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from freshrag.documents import DocStatus
+from freshrag.health import drift
+from freshrag.health.activity import CHANGES_SHOWN, freshness, knowledge_gaps
+from freshrag.health.canary import CANARY_RESULT
+from freshrag.health.checks import drift_key
+from freshrag.health.collector import ALIVE_SECONDS, GAP_QUERIES
+from freshrag.health.quality import QUALITY_RESULT
+from freshrag.health.state import CHANGES, QUERIES
 from freshrag.runtime import Runtime
 
 PROBLEMS_SHOWN = 50
+# Freshness percentiles are taken over this many of the latest applied changes.
+FRESHNESS_WINDOW = 1000
 
 
 def collect_status(runtime: Runtime) -> dict[str, Any]:
-    """Documents by status, chunk count, backlog, and the documents not indexed with their reasons."""
+    """Documents by status, chunks, backlog, the documents not indexed with their reasons, and the health
+    picture: freshness of recent changes, the canary, drift, retrieval quality and knowledge gaps."""
     letters = runtime.dead_letters.all()
     problems = [
         letter.as_record(runtime.store.get_record(letter.change.doc_id)).to_public() for letter in letters
@@ -23,8 +34,12 @@ def collect_status(runtime: Runtime) -> dict[str, Any]:
             if runtime.dead_letters.get(record.doc_id) is None:
                 problems.append(record.to_public())
     pending = runtime.queue.pending
+    settings, health = runtime.settings, runtime.health
+    now = time.time()
+    changes = health.tail(CHANGES, FRESHNESS_WINDOW)
     return {
-        "mode": "embedded" if runtime.settings.embedded else "distributed",
+        "now": now,
+        "mode": "embedded" if settings.embedded else "distributed",
         "model_version": runtime.embedder.model_version,
         "documents": {state.value: count for state, count in runtime.store.count_records().items()}
         | {DocStatus.PENDING.value: pending.depth()},
@@ -33,5 +48,23 @@ def collect_status(runtime: Runtime) -> dict[str, Any]:
         "queue_depth": pending.depth(),
         "oldest_pending_change_age_seconds": round(pending.oldest_age(), 3),
         "watched_folders": [str(folder.path) for folder in runtime.folders],
+        "workers_alive": len(health.alive(now - ALIVE_SECONDS)),
         "problems": problems[:PROBLEMS_SHOWN],
+        "freshness": freshness(changes),
+        "recent_changes": [entry for entry in changes if entry.get("source_kind") != "canary"][
+            :CHANGES_SHOWN
+        ],
+        "canary": {
+            "enabled": settings.canary_interval_seconds > 0,
+            "interval_seconds": settings.canary_interval_seconds,
+            "last": health.get(CANARY_RESULT),
+        },
+        "drift": {kind: health.get(drift_key(kind)) for kind in drift.KINDS},
+        "quality": health.get(QUALITY_RESULT) if settings.golden_set is not None else None,
+        "knowledge_gaps": gaps(runtime),
     }
+
+
+def gaps(runtime: Runtime) -> list[dict[str, Any]]:
+    """Recent user queries the index answers badly: best score under FRESHRAG_GAP_SCORE, most asked first."""
+    return knowledge_gaps(runtime.health.tail(QUERIES, GAP_QUERIES), runtime.settings.gap_score)

@@ -138,25 +138,49 @@ class QdrantStore:
                 self._client.delete(self._chunks_alias, points_selector=selector, wait=True)
 
     def search(self, vector: np.ndarray, limit: int, where: dict[str, str] | None = None) -> list[Hit]:
+        """The `limit` nearest chunks matching `where`; freshrag's canary only when `where` asks for it."""
         conditions = [
             models.FieldCondition(key=k, match=models.MatchValue(value=v)) for k, v in (where or {}).items()
         ]
         query_filter = models.Filter(must=conditions) if conditions else None  # type: ignore[arg-type]
+        # The canary is one chunk: fetching one more and dropping it is cheaper than a filter (local mode
+        # evaluates filters point by point).
+        hide_canary = "source_kind" not in (where or {})
         with self._lock:
             response = self._client.query_points(
                 self._chunks_alias,
                 query=vector.tolist(),
-                limit=limit,
+                limit=limit + 1 if hide_canary else limit,
                 query_filter=query_filter,
                 with_payload=True,
             )
-        return [
+        hits = [
             Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in response.points
         ]
+        if hide_canary:
+            hits = [hit for hit in hits if hit.payload.get("source_kind") != "canary"]
+        return hits[:limit]
 
     def count_chunks(self) -> int:
         with self._lock:
             return int(self._client.count(self._chunks_alias, exact=True).count)
+
+    def sample_vectors(self, size: int) -> np.ndarray:
+        """Up to `size` chunk vectors drawn at random (the canary excluded), one row each."""
+        with self._lock:
+            response = self._client.query_points(
+                self._chunks_alias,
+                query=models.SampleQuery(sample=models.Sample.RANDOM),
+                limit=size + 1,  # the canary, if drawn, is dropped
+                with_vectors=True,
+                with_payload=["source_kind"],
+            )
+        rows = [
+            point.vector
+            for point in response.points
+            if isinstance(point.vector, list) and (point.payload or {}).get("source_kind") != "canary"
+        ]
+        return np.asarray(rows[:size], dtype=np.float32)
 
     def all_chunk_payloads(self) -> Iterator[dict[str, Any]]:
         """Every stored chunk's payload (for convergence checks and re-embedding)."""

@@ -1,7 +1,9 @@
 """Prometheus metrics, named as DESIGN.md fixes them (dashboards and alerts depend on these names).
 
-One `Metrics` per process, on its own registry, so that tests and embedded runtimes never collide.
-Labels are bounded: source kinds, operations, outcomes and statuses are enums, never document ids.
+One `Metrics` per process, on its own registry, so that tests and embedded runtimes never collide. These are
+the metrics a process observes as it works; what is read from shared state at scrape time (queue depth,
+documents, drift, quality) is exported by `freshrag.health.collector` from the API only. Labels are bounded:
+source kinds, operations, outcomes and statuses are enums, never document ids.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 SEARCH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 SCORE_BUCKETS = tuple(round(0.1 * i, 1) for i in range(-2, 11))
+CANARY_OUTCOMES = ("found", "timeout", "error")
+FINETUNE_BACKENDS = ("local", "openai")
+FINETUNE_OUTCOMES = ("promoted", "rejected", "failed")
 
 
 class Metrics:
@@ -39,14 +44,6 @@ class Metrics:
             "Chunks found unchanged in the index and kept as they were.",
             registry=r,
         )
-        self.queue_depth = Gauge("freshrag_queue_depth", "Changes waiting to be indexed.", registry=r)
-        self.oldest_pending = Gauge(
-            "freshrag_oldest_pending_change_age_seconds",
-            "Age of the oldest change not yet searchable.",
-            registry=r,
-        )
-        self.documents = Gauge("freshrag_documents", "Documents by status.", ["status"], registry=r)
-        self.chunks = Gauge("freshrag_chunks", "Chunks in the live index.", registry=r)
         self.search_latency = Histogram(
             "freshrag_search_latency_seconds", "Time to answer a search.", buckets=SEARCH_BUCKETS, registry=r
         )
@@ -58,11 +55,6 @@ class Metrics:
         )
         self.search_empty = Counter(
             "freshrag_search_empty_total", "Searches that returned no result.", registry=r
-        )
-        self.dead_letter = Gauge(
-            "freshrag_dead_letter",
-            "Changes that failed every retry and wait for `freshrag replay-dead-letters`.",
-            registry=r,
         )
         self.webhook_deliveries = Counter(
             "freshrag_webhook_deliveries_total",
@@ -76,4 +68,36 @@ class Metrics:
             "The live embedding model (value 1).",
             ["version", "base_model"],
             registry=r,
+            multiprocess_mode="mostrecent",
         )
+        self.source_latency = Histogram(
+            "freshrag_source_latency_seconds",
+            "Time from the source's own timestamp (file mtime, CMS update time) to searchable.",
+            ["source_kind"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.canary_latency = Histogram(
+            "freshrag_canary_latency_seconds",
+            "A synthetic canary document written through the queue and found again by search, end to end.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.canary_runs = Counter(
+            "freshrag_canary_runs_total",
+            "Canary runs by outcome (found, timeout, error).",
+            ["outcome"],
+            registry=r,
+        )
+        self.finetune_runs = Counter(
+            "freshrag_finetune_runs_total",
+            "Fine-tune runs by backend (local, openai) and outcome (promoted, rejected, failed).",
+            ["backend", "outcome"],
+            registry=r,
+        )
+        # Series that alerts and dashboards read exist from the start, at zero.
+        for outcome in CANARY_OUTCOMES:
+            self.canary_runs.labels(outcome)
+        for backend in FINETUNE_BACKENDS:
+            for outcome in FINETUNE_OUTCOMES:
+                self.finetune_runs.labels(backend, outcome)

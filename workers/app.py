@@ -6,16 +6,24 @@ entry point that binds its own runtime with `bind_runtime`.
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
 import threading
+import time
 from typing import Any
 
-from celery import Celery
+from celery import Celery, beat
+from celery.signals import worker_ready, worker_shutdown
 
-from freshrag.queue import INDEXING_QUEUE, celery_config
+from freshrag.coordination import open_coordination
+from freshrag.health.collector import HEARTBEAT_SECONDS
+from freshrag.health.state import HealthState
+from freshrag.queue import INDEXING_QUEUE, beat_schedule, celery_config
 from freshrag.runtime import Runtime, build_runtime
 from freshrag.settings import load_settings
 
-app = Celery("freshrag", include=["workers.indexing"])
+app = Celery("freshrag", include=["workers.indexing", "workers.evaluation"])
 
 _runtime: Runtime | None = None
 _runtime_lock = threading.Lock()
@@ -44,29 +52,87 @@ def current_runtime() -> Runtime:
         return _runtime
 
 
-class InProcessWorker:
-    """A Celery worker (thread pool) inside the current process: `freshrag up`. Embedded, it consumes the
-    in-process broker and runs beat too; on Redis it is one more worker (beat runs as `freshrag beat`)."""
+log = logging.getLogger(__name__)
 
-    def __init__(self, runtime: Runtime) -> None:
-        bind_runtime(runtime)
-        embedded = runtime.settings.embedded
-        self._worker = app.WorkController(
-            pool_cls="threads",
-            concurrency=runtime.settings.worker_concurrency,
-            queues=[INDEXING_QUEUE],
-            without_heartbeat=embedded,
-            without_mingle=True,
-            without_gossip=True,
-            beat=embedded and runtime.settings.reconcile_interval_seconds > 0,
-            schedule_filename=str(runtime.settings.data_dir / "beat-schedule"),
-            loglevel=runtime.settings.log_level,
-        )
-        self._thread = threading.Thread(target=self._worker.start, name="freshrag-worker", daemon=True)
+
+class Heartbeat:
+    """Tells the health state every few seconds that a worker is alive (`freshrag_workers_alive`)."""
+
+    def __init__(self, health: HealthState, name: str) -> None:
+        self._health = health
+        self._name = name
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="freshrag-heartbeat", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
+        self._stopped.set()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self._health.heartbeat(self._name, time.time())
+            except Exception as exc:
+                log.warning("heartbeat of %s not recorded: %s", self._name, exc)
+            if self._stopped.wait(HEARTBEAT_SECONDS):
+                return
+
+
+_heartbeats: list[Heartbeat] = []
+
+
+@worker_ready.connect
+def _start_heartbeat(sender: Any, **_: Any) -> None:
+    """A worker started by `celery worker` (`freshrag worker`): beat from its main process."""
+    health = open_coordination(load_settings()).health  # no need for a whole runtime here
+    heartbeat = Heartbeat(health, str(getattr(sender, "hostname", "worker")))
+    _heartbeats.append(heartbeat)
+    heartbeat.start()
+
+
+@worker_shutdown.connect
+def _stop_heartbeats(**_: Any) -> None:
+    while _heartbeats:
+        _heartbeats.pop().stop()
+
+
+class InProcessWorker:
+    """A Celery worker (thread pool) inside the current process: `freshrag up`. Embedded, it consumes the
+    in-process broker and runs beat too, in a thread (Celery's embedded beat would fork a process, whose
+    copy of the in-memory broker nobody reads); on Redis it is one more worker (beat runs as `freshrag
+    beat`)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        bind_runtime(runtime)
+        settings = runtime.settings
+        self._worker = app.WorkController(
+            pool_cls="threads",
+            concurrency=settings.worker_concurrency,
+            queues=[INDEXING_QUEUE],
+            without_heartbeat=settings.embedded,
+            without_mingle=True,
+            without_gossip=True,
+            loglevel=settings.log_level,
+        )
+        self._thread = threading.Thread(target=self._worker.start, name="freshrag-worker", daemon=True)
+        self._beat = (
+            beat.EmbeddedService(app, thread=True, schedule_filename=str(settings.data_dir / "beat-schedule"))
+            if settings.embedded and beat_schedule(settings)
+            else None
+        )
+        self._heartbeat = Heartbeat(runtime.health, f"in-process@{socket.gethostname()}:{os.getpid()}")
+
+    def start(self) -> None:
+        self._thread.start()
+        if self._beat is not None:
+            self._beat.start()
+        self._heartbeat.start()
+
+    def stop(self) -> None:
+        self._heartbeat.stop()
+        if self._beat is not None:
+            self._beat.stop()
         self._worker.stop(in_sighandler=False)
         self._thread.join(timeout=10)

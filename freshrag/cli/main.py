@@ -89,12 +89,16 @@ def watcher(watch: WatchOption = None) -> None:
 
 @app.command()
 def worker(concurrency: Annotated[int | None, typer.Option(help="Worker processes.")] = None) -> None:
-    """Run a Celery worker (distributed mode); same as `celery -A workers.app worker`."""
-    from freshrag.queue import INDEXING_QUEUE
-    from workers.app import app as celery_app
+    """Run a Celery worker (distributed mode), serving its metrics on FRESHRAG_METRICS_PORT."""
+    from freshrag.cli.worker_metrics import export_worker_metrics
 
     settings = _settings(worker_concurrency=concurrency)
     _distributed(settings, "worker")
+    export_worker_metrics(settings)  # before the task code creates its metrics
+
+    from freshrag.queue import INDEXING_QUEUE
+    from workers.app import app as celery_app
+
     celery_app.worker_main(
         [
             "worker",
@@ -165,7 +169,7 @@ def search(
     answer = _local_or_remote(
         settings,
         lambda client: client.get("/search", q=query, k=k),
-        lambda runtime: asdict(runtime.search.search(query, k)),
+        lambda runtime: asdict(runtime.search.search(query, k, record=True)),
     )
     if as_json:
         print(json.dumps(answer, indent=2))

@@ -38,6 +38,12 @@ def print_search(console: Console, answer: dict[str, Any]) -> None:
     )
 
 
+def seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.1f} s"
+
+
 def print_status(console: Console, status: dict[str, Any]) -> None:
     table = Table(title=f"freshrag ({status['mode']}, model {status['model_version']})", show_header=False)
     for state, count in status["documents"].items():
@@ -47,7 +53,9 @@ def print_status(console: Console, status: dict[str, Any]) -> None:
     if status["dead_letters"]:
         table.add_row("dead letters", f"[red]{status['dead_letters']}[/] (freshrag replay-dead-letters)")
     table.add_row("oldest pending change", f"{status['oldest_pending_change_age_seconds']} s")
+    table.add_row("workers alive", str(status.get("workers_alive", "-")))
     table.add_row("watched folders", "\n".join(status["watched_folders"]) or "-")
+    _health_rows(table, status)
     console.print(table)
     if status["problems"]:
         problems = Table(title="not indexed", show_lines=False)
@@ -57,3 +65,42 @@ def print_status(console: Console, status: dict[str, Any]) -> None:
         for doc in status["problems"]:
             problems.add_row(doc["status"], doc["uri"], doc["reason"] or "")
         console.print(problems)
+    if status.get("knowledge_gaps"):
+        gaps = Table(title="knowledge gaps (recent queries with a low best score)")
+        gaps.add_column("query")
+        gaps.add_column("best score", justify="right")
+        gaps.add_column("times", justify="right")
+        for gap in status["knowledge_gaps"]:
+            score = "-" if gap["top_score"] is None else f"{gap['top_score']:.3f}"
+            gaps.add_row(gap["query"], score, str(gap["count"]))
+        console.print(gaps)
+
+
+def _health_rows(table: Table, status: dict[str, Any]) -> None:
+    fresh = status.get("freshness") or {}
+    if fresh.get("changes"):
+        share = f"{fresh['within_slo']:.1%} within {fresh['slo_seconds']:g} s"
+        table.add_row(
+            "freshness",
+            f"p50 {seconds(fresh['p50_seconds'])}, p99 {seconds(fresh['p99_seconds'])} "
+            f"({fresh['changes']} latest changes; {share})",
+        )
+    canary = (status.get("canary") or {}).get("last")
+    if canary:
+        colour = "green" if canary["outcome"] == "found" else "red"
+        detail = seconds(canary["latency_seconds"]) if canary["outcome"] == "found" else canary["reason"]
+        table.add_row("canary", f"[{colour}]{canary['outcome']}[/] {detail} at {when(canary['at'])}")
+    for kind, measured in (status.get("drift") or {}).items():
+        if measured:
+            colour = "red" if measured["over"] else "green"
+            table.add_row(
+                f"{kind} drift",
+                f"[{colour}]{measured['value']:.4f}[/] (threshold {measured['threshold']:.4f})",
+            )
+    quality = status.get("quality")
+    if quality:
+        figures = ", ".join(
+            f"{name} {quality[name]:.4f} (baseline {quality['baseline'][name]:.4f})"
+            for name in ("ndcg_at_10", "recall_at_10", "mrr_at_10")
+        )
+        table.add_row(f"golden set {quality['eval_set']}", figures)

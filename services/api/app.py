@@ -6,22 +6,26 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from freshrag.coordination import replay_dead_letters
 from freshrag.documents import DocStatus, DocumentRecord, SourceKind
+from freshrag.health.collector import HealthCollector
 from freshrag.queue import RETRY_AFTER_SECONDS, BrokerUnavailableError
 from freshrag.runtime import Runtime
 from freshrag.search import SearchResponse
-from freshrag.status import collect_status
+from freshrag.status import collect_status, gaps
 from services.api.schemas import (
     DocumentListOut,
     DocumentOut,
+    KnowledgeGapOut,
+    KnowledgeGapsOut,
     SearchRequest,
     StatusOut,
 )
+from services.api.status_page import render_status_page
 from services.api.webhooks import webhook_router
 
 log = logging.getLogger(__name__)
@@ -65,7 +69,7 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     def run_search(query: str, k: int, where: dict[str, str] | None) -> SearchResponse:
         try:
-            return runtime.search.search(query, k, where)
+            return runtime.search.search(query, k, where, record=True)
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from None
 
@@ -115,6 +119,18 @@ def create_app(runtime: Runtime) -> FastAPI:
     def status() -> dict[str, Any]:
         return collect_status(runtime)
 
+    @app.get("/", response_class=HTMLResponse, tags=["status"])
+    def status_page() -> HTMLResponse:
+        """The status page: freshness, backlog, canary, latest changes, failures, quality, drift."""
+        return HTMLResponse(render_status_page(collect_status(runtime)))
+
+    @app.get("/knowledge-gaps", response_model=KnowledgeGapsOut, tags=["status"])
+    def knowledge_gaps() -> KnowledgeGapsOut:
+        """Recent queries whose best score is below FRESHRAG_GAP_SCORE, most asked first."""
+        return KnowledgeGapsOut(
+            gaps=[KnowledgeGapOut(**gap) for gap in gaps(runtime)], gap_score=runtime.settings.gap_score
+        )
+
     @app.post("/admin/reconcile", status_code=202, tags=["admin"], dependencies=[Depends(require_admin)])
     def reconcile() -> dict[str, list[str]]:
         for folder in runtime.folders:
@@ -130,15 +146,13 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     app.include_router(webhook_router(runtime))
 
+    registry = CollectorRegistry()
+    registry.register(runtime.metrics.registry)  # a registry is a collector too
+    registry.register(HealthCollector(runtime))
+
     @app.get("/metrics", tags=["metrics"])
     def metrics() -> Response:
-        m = runtime.metrics
-        m.queue_depth.set(runtime.queue.pending.depth())
-        m.oldest_pending.set(runtime.queue.pending.oldest_age())
-        for state, count in runtime.store.count_records().items():
-            m.documents.labels(state.value).set(count)
-        m.chunks.set(runtime.store.count_chunks())
-        m.dead_letter.set(runtime.dead_letters.count())
-        return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
+        """Prometheus text format: this process's metrics and what is read from shared state."""
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 
@@ -36,6 +38,18 @@ class DocumentListOut(BaseModel):
     count: int
 
 
+class KnowledgeGapOut(BaseModel):
+    query: str
+    top_score: float | None
+    count: int
+    last_seen: float
+
+
+class KnowledgeGapsOut(BaseModel):
+    gaps: list[KnowledgeGapOut]
+    gap_score: float
+
+
 class StatusOut(BaseModel):
     mode: str
     model_version: str
@@ -46,3 +60,11 @@ class StatusOut(BaseModel):
     oldest_pending_change_age_seconds: float
     watched_folders: list[str]
     problems: list[DocumentOut]
+    now: float
+    workers_alive: int
+    freshness: dict[str, Any]
+    recent_changes: list[dict[str, Any]]
+    canary: dict[str, Any]
+    drift: dict[str, dict[str, Any] | None]
+    quality: dict[str, Any] | None
+    knowledge_gaps: list[KnowledgeGapOut]

@@ -1,0 +1,119 @@
+"""Recent activity, as the status page and the scheduled checks read it: applied changes with their latency,
+and user queries with their best score and embedding (for knowledge gaps and query drift)."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from typing import Any
+
+import numpy as np
+
+from freshrag.documents import Change, Op
+from freshrag.health.state import CHANGES, QUERIES, HealthState
+
+log = logging.getLogger(__name__)
+
+FRESHNESS_SLO_SECONDS = 60.0
+CHANGES_SHOWN = 20
+GAPS_SHOWN = 20
+
+
+class Activity:
+    """Writes recent activity to the shared health state. Monitoring must never cost a change or a search:
+    a failed write is logged (once a minute at most) and dropped."""
+
+    def __init__(self, state: HealthState, clock: Any = time.time) -> None:
+        self._state = state
+        self._clock = clock
+        self._last_complaint = 0.0
+
+    def changed(self, change: Change, outcome: str, latency: float | None, reason: str | None) -> None:
+        entry = {
+            "doc_id": change.doc_id,
+            "uri": change.uri,
+            "source_kind": change.source_kind.value,
+            "op": Op.DELETE.value if outcome == "deleted" else Op.UPSERT.value,
+            "outcome": outcome,
+            "latency_seconds": None if latency is None else round(latency, 4),
+            "at": self._clock(),
+            "reason": reason,
+        }
+        self._append(CHANGES, entry)
+
+    def searched(self, query: str, top_score: float | None, vector: np.ndarray, model: str) -> None:
+        entry = {
+            "query": query[:500],
+            "top_score": None if top_score is None else round(top_score, 4),
+            "at": self._clock(),
+            "model": model,
+            "vector": encode_vector(vector),
+        }
+        self._append(QUERIES, entry)
+
+    def _append(self, log_name: str, entry: dict[str, Any]) -> None:
+        try:
+            self._state.append(log_name, entry)
+        except Exception as exc:
+            now = time.monotonic()
+            if now - self._last_complaint > 60:
+                self._last_complaint = now
+                log.warning("could not record %s activity (monitoring only): %s", log_name, exc)
+
+
+def encode_vector(vector: np.ndarray) -> str:
+    """A unit vector as base64 float16: 768 bytes for 384 dimensions, precise enough for centroids."""
+    return base64.b64encode(np.asarray(vector, dtype=np.float16).tobytes()).decode("ascii")
+
+
+def decode_vectors(encoded: list[str]) -> np.ndarray:
+    rows = [np.frombuffer(base64.b64decode(text), dtype=np.float16) for text in encoded]
+    return np.vstack(rows).astype(np.float32) if rows else np.zeros((0, 0), dtype=np.float32)
+
+
+def freshness(changes: list[dict[str, Any]], slo_seconds: float = FRESHNESS_SLO_SECONDS) -> dict[str, Any]:
+    """p50 and p99 latency of recent applied changes (the canary excluded), and the share within the SLO."""
+    latencies = np.array(
+        [
+            entry["latency_seconds"]
+            for entry in changes
+            if entry.get("latency_seconds") is not None and entry.get("source_kind") != "canary"
+        ],
+        dtype=np.float64,
+    )
+    if latencies.size == 0:
+        return {
+            "changes": 0,
+            "p50_seconds": None,
+            "p99_seconds": None,
+            "within_slo": None,
+            "slo_seconds": slo_seconds,
+        }
+    return {
+        "changes": int(latencies.size),
+        "p50_seconds": round(float(np.percentile(latencies, 50)), 4),
+        "p99_seconds": round(float(np.percentile(latencies, 99)), 4),
+        "within_slo": round(float(np.mean(latencies <= slo_seconds)), 4),
+        "slo_seconds": slo_seconds,
+    }
+
+
+def knowledge_gaps(
+    queries: list[dict[str, Any]], gap_score: float, limit: int = GAPS_SHOWN
+) -> list[dict[str, Any]]:
+    """Recent queries whose best score is below `gap_score` (or that found nothing), grouped by their
+    normalised text: the questions the corpus does not answer, most asked first."""
+    gaps: dict[str, dict[str, Any]] = {}
+    for entry in queries:  # newest first
+        score = entry.get("top_score")
+        if score is not None and score >= gap_score:
+            continue
+        key = " ".join(str(entry["query"]).lower().split())
+        seen = gaps.get(key)
+        if seen is None:
+            gaps[key] = {"query": entry["query"], "top_score": score, "count": 1, "last_seen": entry["at"]}
+        else:
+            seen["count"] += 1
+    ranked = sorted(gaps.values(), key=lambda gap: (-gap["count"], -gap["last_seen"]))
+    return ranked[:limit]

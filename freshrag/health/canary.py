@@ -1,0 +1,114 @@
+"""The canary: a synthetic document written through the same path as a real change (queue, worker, loader,
+parser, chunker, embedder, store), searched for until search finds it, then removed. Its end-to-end latency
+is freshness as a user would measure it, on a schedule, whether or not anyone is editing.
+
+Its current content lives in the health state, like a CMS entry in the journal: the worker reads the latest
+state, so coalesced or reordered canary changes still converge. Search never shows it to users (it is
+filtered out unless asked for by `source_kind`).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from freshrag.documents import Change, Op, SourceKind
+from freshrag.health.state import HealthState
+from freshrag.queue import ChangeQueue
+from freshrag.search import SearchService
+from freshrag.sources import FileState, Gone, Loaded, LoadResult
+
+CANARY_DOC_ID = "canary:probe"
+CANARY_STATE = "canary:document"
+CANARY_RESULT = "canary:last"
+_POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class CanaryResult:
+    outcome: str  # found, timeout, error
+    latency_seconds: float | None
+    at: float
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def canary_text(nonce: str) -> str:
+    return (
+        f"# freshrag canary\n\nCanary probe {nonce}: a synthetic document that checks freshness end to end.\n"
+    )
+
+
+def load_canary(state: HealthState) -> LoadResult:
+    """The canary's current content, as the worker reads it."""
+    document = state.get(CANARY_STATE)
+    if document is None or not document.get("present"):
+        return Gone()
+    data = canary_text(str(document["nonce"])).encode()
+    return Loaded(
+        data, FileState(size=len(data), mtime_ns=int(document["written_at"] * 1e9)), name="canary.md"
+    )
+
+
+class Canary:
+    def __init__(
+        self,
+        state: HealthState,
+        queue: ChangeQueue,
+        search: SearchService,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._state = state
+        self._queue = queue
+        self._search = search
+        self._clock = clock
+        self._sleep = sleep
+
+    def run(self, timeout: float) -> CanaryResult:
+        """Write a new canary, wait until search finds it (at most `timeout` seconds), then remove it."""
+        nonce = secrets.token_hex(6)
+        started = self._clock()
+        try:
+            self._write(nonce, present=True, at=started)
+            found = self._wait(lambda: self._found(nonce), started + timeout)
+        except Exception as exc:
+            result = CanaryResult("error", None, started, f"{type(exc).__name__}: {exc}")
+        else:
+            latency = self._clock() - started
+            if found:
+                result = CanaryResult("found", round(latency, 4), started)
+            else:
+                result = CanaryResult("timeout", None, started, f"not searchable after {timeout:g} s")
+        try:
+            self._write(nonce, present=False, at=self._clock())
+        finally:
+            self._state.put(CANARY_RESULT, result.to_json())
+        return result
+
+    def last(self) -> CanaryResult | None:
+        data = self._state.get(CANARY_RESULT)
+        return None if data is None else CanaryResult(**data)
+
+    def _write(self, nonce: str, *, present: bool, at: float) -> None:
+        self._state.put(CANARY_STATE, {"nonce": nonce, "present": present, "written_at": at})
+        op = Op.UPSERT if present else Op.DELETE
+        change = Change(CANARY_DOC_ID, op, SourceKind.CANARY, uri=f"canary://{nonce}", detected_at=at)
+        self._queue.submit(change)
+
+    def _found(self, nonce: str) -> bool:
+        hits = self._search.search(f"canary probe {nonce}", 1, {"source_kind": SourceKind.CANARY.value})
+        return any(nonce in hit.text for hit in hits.results)
+
+    def _wait(self, probe: Callable[[], bool], deadline: float) -> bool:
+        while not probe():
+            if self._clock() >= deadline:
+                return False
+            self._sleep(_POLL_SECONDS)
+        return True

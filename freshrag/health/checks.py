@@ -1,0 +1,121 @@
+"""The scheduled checks behind the quality and drift metrics, on the shared health state: each reads what it
+needs from the store and the state, and writes its result back for /metrics, /status and the status page."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from freshrag.health import drift
+from freshrag.health.activity import decode_vectors
+from freshrag.health.quality import (
+    QUALITY_RESULT,
+    Quality,
+    baseline_key,
+    evaluate_golden_set,
+    golden_set_name,
+)
+from freshrag.health.state import QUERIES, HealthState
+from freshrag.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# Fewer vectors than this make a centroid too noisy to say anything.
+MIN_SAMPLE = 20
+
+
+def drift_key(kind: str) -> str:
+    return f"drift:{kind}"
+
+
+def reference_key(kind: str, model_version: str) -> str:
+    return f"drift:reference:{kind}:{model_version}"
+
+
+def measure_corpus_drift(runtime: Runtime) -> drift.Drift | None:
+    """Corpus drift of a random sample of live chunk vectors; a model's first measure is its reference."""
+    size = runtime.settings.drift_sample_size
+    model = runtime.embedder.model_version
+    state = runtime.health
+    stored = state.get(reference_key(drift.CORPUS, model))
+    if stored is None:
+        vectors = runtime.store.sample_vectors(size)
+        if len(vectors) < MIN_SAMPLE:
+            return None
+        reference = drift.take_reference(drift.CORPUS, model, vectors, min(size, len(vectors)))
+        state.put(reference_key(drift.CORPUS, model), reference.to_json())
+    else:
+        reference = drift.Reference.from_json(stored)
+    live = runtime.store.sample_vectors(size)
+    if len(live) < MIN_SAMPLE:
+        return None
+    return _record(state, drift.measure(reference, live))
+
+
+def reset_corpus_reference(runtime: Runtime) -> None:
+    """Take the corpus reference again now (a promotion of a model calls this once its collection is live)."""
+    size = runtime.settings.drift_sample_size
+    model = runtime.embedder.model_version
+    vectors = runtime.store.sample_vectors(size)
+    if len(vectors) >= MIN_SAMPLE:
+        reference = drift.take_reference(drift.CORPUS, model, vectors, min(size, len(vectors)))
+        runtime.health.put(reference_key(drift.CORPUS, model), reference.to_json())
+
+
+def measure_query_drift(runtime: Runtime) -> drift.Drift | None:
+    """Query drift of the newest window of user queries; the first full window a model answered is its
+    reference."""
+    return query_drift(runtime.health, runtime.embedder.model_version, runtime.settings.drift_window)
+
+
+def query_drift(state: HealthState, model: str, window: int) -> drift.Drift | None:
+    recent = [entry for entry in state.tail(QUERIES, window) if entry.get("model") == model]
+    stored = state.get(reference_key(drift.QUERY, model))
+    if stored is None:
+        if len(recent) < window:
+            return None  # the reference window is not full yet
+        reference = drift.take_reference(drift.QUERY, model, _vectors(recent), window)
+        state.put(reference_key(drift.QUERY, model), reference.to_json())
+    else:
+        reference = drift.Reference.from_json(stored)
+    if len(recent) < MIN_SAMPLE:
+        return None
+    return _record(state, drift.measure(reference, _vectors(recent)))
+
+
+def evaluate_quality(runtime: Runtime) -> Quality | None:
+    folder = runtime.settings.golden_set
+    if folder is None:
+        return None
+    model = runtime.embedder.model_version
+    key = baseline_key(golden_set_name(folder), model)
+    quality = evaluate_golden_set(
+        folder, runtime.store, runtime.embedder, runtime.folders, runtime.health.get(key)
+    )
+    if runtime.health.get(key) is None:
+        runtime.health.put(key, quality.baseline)
+    runtime.health.put(QUALITY_RESULT, quality.to_json())
+    log.info(
+        "golden set %s: nDCG@10 %.4f, recall@10 %.4f, MRR@10 %.4f (%d queries, %.1f s)",
+        quality.eval_set,
+        quality.ndcg_at_10,
+        quality.recall_at_10,
+        quality.mrr_at_10,
+        quality.queries,
+        quality.seconds,
+    )
+    return quality
+
+
+def _vectors(entries: list[dict[str, Any]]) -> Any:
+    return decode_vectors([entry["vector"] for entry in entries])
+
+
+def _record(state: HealthState, measured: drift.Drift) -> drift.Drift:
+    state.put(drift_key(measured.kind), asdict(measured) | {"over": measured.over})
+    if measured.over:
+        log.warning(
+            "%s drift %.4f is over its threshold %.4f", measured.kind, measured.value, measured.threshold
+        )
+    return measured

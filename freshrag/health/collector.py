@@ -1,0 +1,119 @@
+"""Metrics read from shared state when Prometheus scrapes: queue depth, documents, dead letters, workers
+alive, drift, retrieval quality and knowledge gaps. Registered on the API's registry only, so that a
+distributed deployment exports each of them once, whatever the number of workers."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from freshrag.health import drift
+from freshrag.health.activity import knowledge_gaps
+from freshrag.health.checks import drift_key
+from freshrag.health.quality import METRICS, QUALITY_RESULT
+from freshrag.health.state import QUERIES
+from freshrag.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 15.0
+# A worker is alive when its heartbeat is younger than this (four missed beats).
+ALIVE_SECONDS = 60.0
+GAP_QUERIES = 1000
+
+
+class HealthCollector(Collector):
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def collect(self) -> Iterator[Metric]:
+        for part in (self._backlog, self._index, self._workers, self._drift, self._quality, self._gaps):
+            yield from _guarded(part)
+
+    def _backlog(self) -> Iterator[Metric]:
+        pending = self._runtime.queue.pending
+        yield GaugeMetricFamily("freshrag_queue_depth", "Changes waiting to be indexed.", pending.depth())
+        yield GaugeMetricFamily(
+            "freshrag_oldest_pending_change_age_seconds",
+            "Age of the oldest change not yet searchable.",
+            pending.oldest_age(),
+        )
+        yield GaugeMetricFamily(
+            "freshrag_dead_letter",
+            "Changes that failed every retry and wait for `freshrag replay-dead-letters`.",
+            self._runtime.dead_letters.count(),
+        )
+
+    def _index(self) -> Iterator[Metric]:
+        store = self._runtime.store
+        documents = GaugeMetricFamily("freshrag_documents", "Documents by status.", labels=["status"])
+        for status, count in store.count_records().items():
+            documents.add_metric([status.value], count)
+        yield documents
+        yield GaugeMetricFamily("freshrag_chunks", "Chunks in the live index.", store.count_chunks())
+
+    def _workers(self) -> Iterator[Metric]:
+        alive = self._runtime.health.alive(time.time() - ALIVE_SECONDS)
+        yield GaugeMetricFamily(
+            "freshrag_workers_alive", f"Workers with a heartbeat in the last {ALIVE_SECONDS:g} s.", len(alive)
+        )
+
+    def _drift(self) -> Iterator[Metric]:
+        value = GaugeMetricFamily(
+            "freshrag_embedding_drift",
+            "Cosine distance between the live centroid and the reference centroid.",
+            labels=["kind"],
+        )
+        threshold = GaugeMetricFamily(
+            "freshrag_embedding_drift_threshold",
+            "p99 of the same distance between resamples of the reference: noise alone stays below.",
+            labels=["kind"],
+        )
+        for kind in drift.KINDS:
+            measured = self._runtime.health.get(drift_key(kind))
+            if measured is not None:
+                value.add_metric([kind], measured["value"])
+                threshold.add_metric([kind], measured["threshold"])
+        yield value
+        yield threshold
+
+    def _quality(self) -> Iterator[Metric]:
+        quality = self._runtime.health.get(QUALITY_RESULT)
+        baseline = GaugeMetricFamily(
+            "freshrag_retrieval_baseline",
+            "Retrieval quality on the golden set when the live model went live.",
+            labels=["eval_set", "metric"],
+        )
+        for name in METRICS:
+            gauge = GaugeMetricFamily(
+                f"freshrag_retrieval_{name}",
+                f"{name} of the live index on the golden set.",
+                labels=["eval_set"],
+            )
+            if quality is not None:
+                gauge.add_metric([quality["eval_set"]], quality[name])
+                baseline.add_metric([quality["eval_set"], name], quality["baseline"][name])
+            yield gauge
+        yield baseline
+
+    def _gaps(self) -> Iterator[Metric]:
+        queries = self._runtime.health.tail(QUERIES, GAP_QUERIES)
+        gaps = knowledge_gaps(queries, self._runtime.settings.gap_score, limit=GAP_QUERIES)
+        yield GaugeMetricFamily(
+            "freshrag_knowledge_gaps",
+            f"Distinct queries among the last {GAP_QUERIES} whose best score is below FRESHRAG_GAP_SCORE.",
+            len(gaps),
+        )
+
+
+def _guarded(part: Callable[[], Iterator[Metric]]) -> list[Metric]:
+    """One unreachable backend (the store, Redis) must not take the other metrics down with it."""
+    try:
+        return list(part())
+    except Exception as exc:
+        log.warning("metrics: %s unavailable: %s", part.__name__.strip("_"), exc)
+        return []

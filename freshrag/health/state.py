@@ -1,0 +1,155 @@
+"""What the monitoring jobs and the status page share between processes: recent changes, recent queries,
+the latest results of the scheduled checks (canary, drift, golden set) and worker heartbeats.
+
+SQLite under the data dir when embedded (one process); Redis, the broker itself, when distributed (the API
+reads what workers wrote). Logs are capped: only the newest entries are kept. Nothing here is needed for a
+change to be indexed, so a write that fails is logged and dropped, never raised into the indexing path.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any, Protocol
+
+import redis
+
+log = logging.getLogger(__name__)
+
+CHANGES = "changes"
+QUERIES = "queries"
+LOGS = (CHANGES, QUERIES)
+
+
+class HealthState(Protocol):
+    def append(self, log_name: str, entry: dict[str, Any]) -> None:
+        """Add `entry` to the log (`changes` or `queries`), dropping the oldest beyond its cap."""
+        ...
+
+    def tail(self, log_name: str, limit: int) -> list[dict[str, Any]]:
+        """The newest `limit` entries of the log, newest first."""
+        ...
+
+    def put(self, key: str, value: dict[str, Any]) -> None: ...
+
+    def get(self, key: str) -> dict[str, Any] | None: ...
+
+    def heartbeat(self, worker: str, at: float) -> None: ...
+
+    def alive(self, since: float) -> list[str]:
+        """Workers whose last heartbeat is at or after `since`."""
+        ...
+
+
+class SqliteHealthState:
+    """The embedded mode's state, `<data_dir>/health.sqlite3` (WAL, no fsync per write: losing the last
+    moments of monitoring history in a power cut is acceptable; losing indexing speed is not)."""
+
+    def __init__(self, path: Path, caps: dict[str, int]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._caps = caps
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS logs (id INTEGER PRIMARY KEY, log TEXT NOT NULL, body TEXT NOT NULL)"
+        )
+        self._db.execute("CREATE INDEX IF NOT EXISTS logs_by_name ON logs (log, id)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, body TEXT NOT NULL)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS heartbeats (worker TEXT PRIMARY KEY, at REAL NOT NULL)")
+        self._appended = dict.fromkeys(LOGS, 0)
+
+    def append(self, log_name: str, entry: dict[str, Any]) -> None:
+        name = _checked(log_name)
+        with self._lock:
+            self._db.execute("INSERT INTO logs (log, body) VALUES (?, ?)", (name, json.dumps(entry)))
+            self._appended[name] += 1
+            if self._appended[name] % 64 == 0:  # trim now and then, not on every write
+                self._db.execute(
+                    "DELETE FROM logs WHERE log = ? AND id <= (SELECT id FROM logs WHERE log = ? "
+                    "ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                    (name, name, self._caps[name]),
+                )
+
+    def tail(self, log_name: str, limit: int) -> list[dict[str, Any]]:
+        name = _checked(log_name)
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body FROM logs WHERE log = ? ORDER BY id DESC LIMIT ?", (name, limit)
+            ).fetchall()
+        return [json.loads(body) for (body,) in rows]
+
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO kv (key, body) VALUES (?, ?)", (key, json.dumps(value)))
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute("SELECT body FROM kv WHERE key = ?", (key,)).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def heartbeat(self, worker: str, at: float) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO heartbeats (worker, at) VALUES (?, ?)", (worker, at))
+
+    def alive(self, since: float) -> list[str]:
+        with self._lock:
+            rows = self._db.execute("SELECT worker FROM heartbeats WHERE at >= ?", (since,)).fetchall()
+        return sorted(worker for (worker,) in rows)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class RedisHealthState:
+    """The distributed mode's state: capped lists `freshrag:health:<log>`, the hash `freshrag:health:kv`
+    (JSON values) and the hash `freshrag:health:heartbeats` (worker name to unix time)."""
+
+    PREFIX = "freshrag:health:"
+
+    def __init__(self, client: redis.Redis, caps: dict[str, int]) -> None:
+        self._client = client
+        self._caps = caps
+
+    def append(self, log_name: str, entry: dict[str, Any]) -> None:
+        key = self.PREFIX + _checked(log_name)
+        pipe = self._client.pipeline(transaction=False)
+        pipe.lpush(key, json.dumps(entry))
+        pipe.ltrim(key, 0, self._caps[log_name] - 1)
+        pipe.execute()
+
+    def tail(self, log_name: str, limit: int) -> list[dict[str, Any]]:
+        rows = self._client.lrange(self.PREFIX + _checked(log_name), 0, limit - 1)
+        return [json.loads(row) for row in rows]
+
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        self._client.hset(self.PREFIX + "kv", key, json.dumps(value))
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        raw = self._client.hget(self.PREFIX + "kv", key)
+        return None if raw is None else dict(json.loads(raw))
+
+    def heartbeat(self, worker: str, at: float) -> None:
+        self._client.hset(self.PREFIX + "heartbeats", worker, repr(at))
+
+    def alive(self, since: float) -> list[str]:
+        beats = self._client.hgetall(self.PREFIX + "heartbeats")
+        return sorted(_text(worker) for worker, at in beats.items() if float(at) >= since)
+
+    def close(self) -> None:
+        """The client belongs to the coordination of the process; nothing to release here."""
+
+
+def _checked(log_name: str) -> str:
+    if log_name not in LOGS:
+        raise ValueError(f"no log {log_name!r}; logs: {LOGS}")
+    return log_name
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
