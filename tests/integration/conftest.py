@@ -37,6 +37,9 @@ def make_settings(tmp_path: Path, models_dir: Path) -> Callable[..., Settings]:
             "model_cache_dir": models_dir,
             "watch_settle_seconds": 0.05,
             "reconcile_interval_seconds": 0,
+            # Scheduled checks only where a test asks for them: they would add index runs of their own.
+            "canary_interval_seconds": 0,
+            "drift_interval_seconds": 0,
         }
         values.update(overrides)
         return load_settings(**values)

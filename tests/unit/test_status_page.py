@@ -1,0 +1,293 @@
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+
+from services.api.status_page import ago, duration, percent, render_status_page
+
+NOW = 1763700000.0
+
+
+class Elements(HTMLParser):
+    """The class and the text of every element that has an id (void elements have no text); each tag
+    counts as a space, so cells read apart."""
+
+    VOID = frozenset({"meta", "link", "br", "img", "input", "hr"})
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.classes: dict[str, list[str]] = {}
+        self.texts: dict[str, str] = {}
+        self._open: list[str | None] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_data(" ")
+        if tag in self.VOID:
+            return
+        found = dict(attrs)
+        element_id = found.get("id")
+        if element_id is not None:
+            self.classes[element_id] = (found.get("class") or "").split()
+            self.texts[element_id] = ""
+        self._open.append(element_id)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag not in self.VOID:
+            self._open.pop()
+
+    def handle_data(self, data: str) -> None:
+        for element_id in self._open:
+            if element_id is not None:
+                self.texts[element_id] += data
+
+    def text(self, element_id: str) -> str:
+        return " ".join(self.texts[element_id].split())
+
+
+def full_status() -> dict[str, Any]:
+    return {
+        "now": NOW,
+        "mode": "distributed",
+        "model_version": "all-MiniLM-L6-v2",
+        "documents": {"indexed": 12, "pending": 0, "failed": 1, "skipped": 2, "deleted": 3},
+        "chunks": 140,
+        "dead_letters": 0,
+        "queue_depth": 0,
+        "oldest_pending_change_age_seconds": 0.0,
+        "watched_folders": ["/srv/inbox"],
+        "workers_alive": 2,
+        "problems": [
+            {
+                "doc_id": "file:/srv/inbox/a.pdf",
+                "status": "failed",
+                "uri": "/srv/inbox/a.pdf",
+                "reason": "pdf: encrypted",
+                "version": 1,
+                "content_hash": None,
+                "chunk_count": 0,
+                "indexed_at": NOW - 10,
+                "source_kind": "file",
+            }
+        ],
+        "freshness": {
+            "changes": 120,
+            "p50_seconds": 0.21,
+            "p99_seconds": 1.8,
+            "within_slo": 0.992,
+            "slo_seconds": 60.0,
+        },
+        "recent_changes": [
+            {
+                "doc_id": "file:/srv/inbox/b.md",
+                "uri": "/srv/inbox/b.md",
+                "source_kind": "file",
+                "op": "upsert",
+                "outcome": "indexed",
+                "latency_seconds": 0.18,
+                "at": NOW - 5,
+                "reason": None,
+            }
+        ],
+        "canary": {
+            "enabled": True,
+            "interval_seconds": 60.0,
+            "last": {"outcome": "found", "latency_seconds": 0.35, "at": NOW - 30, "reason": None},
+        },
+        "drift": {
+            "corpus": {"value": 0.012, "threshold": 0.03, "at": NOW - 1000, "sample": 2000},
+            "query": None,
+        },
+        "quality": {
+            "eval_set": "golden",
+            "ndcg_at_10": 0.71,
+            "recall_at_10": 0.83,
+            "mrr_at_10": 0.66,
+            "queries": 50,
+            "at": NOW - 3600,
+            "baseline": {"ndcg_at_10": 0.70, "recall_at_10": 0.82, "mrr_at_10": 0.65},
+        },
+        "knowledge_gaps": [
+            {"query": "how do I rotate keys", "top_score": 0.12, "count": 3, "last_seen": NOW - 100}
+        ],
+    }
+
+
+def fresh_status() -> dict[str, Any]:
+    """A service just started: nothing indexed, no check has run, no golden set."""
+    return full_status() | {
+        "documents": {"pending": 0},
+        "chunks": 0,
+        "watched_folders": [],
+        "problems": [],
+        "freshness": {
+            "changes": 0,
+            "p50_seconds": None,
+            "p99_seconds": None,
+            "within_slo": None,
+            "slo_seconds": 60.0,
+        },
+        "recent_changes": [],
+        "canary": {"enabled": True, "interval_seconds": 60.0, "last": None},
+        "drift": {"corpus": None, "query": None},
+        "quality": None,
+        "knowledge_gaps": [],
+    }
+
+
+SECTIONS = ("changes", "failures", "quality", "drift", "gaps", "documents")
+TILES = ("freshness", "backlog", "canary", "workers", "dead-letters")
+
+
+def test_a_full_status_shows_every_tile_and_section_with_its_values() -> None:
+    page = Elements(render_status_page(full_status()))
+    assert set(SECTIONS + TILES) <= page.texts.keys()
+    assert page.text("overall") == "healthy"
+    assert page.text("freshness").endswith("p99 1.8 s p50 210 ms 99.2 % within the 60 s SLO, 120 changes")
+    assert "0 queued" in page.text("backlog")
+    assert "found 30 s ago, took 350 ms" in page.text("canary")
+    assert "2 alive" in page.text("workers")
+    assert "5 s ago /srv/inbox/b.md file upsert indexed 180 ms" in page.text("changes")
+    assert "/srv/inbox/a.pdf failed pdf: encrypted" in page.text("failures")
+    assert "nDCG@10 0.710 0.700 +0.010" in page.text("quality")
+    assert "MRR@10 0.660 0.650 +0.010" in page.text("quality")
+    assert "corpus 0.012 0.030 within 17 min ago" in page.text("drift")
+    assert "query not measured yet" in page.text("drift")
+    assert "how do I rotate keys 0.120 3 100 s ago" in page.text("gaps")
+    assert "indexed 12" in page.text("documents")
+    assert "chunks 140" in page.text("documents")
+    assert "/srv/inbox" in page.text("documents")
+
+
+def test_the_header_names_mode_model_and_generated_time() -> None:
+    html = render_status_page(full_status())
+    assert "distributed" in html
+    assert "all-MiniLM-L6-v2" in html
+    assert "2025-11-21 04:40:00 UTC" in html
+
+
+def test_a_fresh_service_shows_the_empty_states() -> None:
+    page = Elements(render_status_page(fresh_status()))
+    assert "no changes yet" in page.text("freshness")
+    assert "no run yet" in page.text("canary")
+    assert "No changes since the service started." in page.text("changes")
+    assert "No failed or skipped documents." in page.text("failures")
+    assert "No golden set configured (FRESHRAG_GOLDEN_SET)" in page.text("quality")
+    assert "corpus not measured yet query not measured yet" in page.text("drift")
+    assert "No low-scoring queries recently." in page.text("gaps")
+    assert "No documents yet." in page.text("documents")
+    assert "No watched folders." in page.text("documents")
+    assert "idle" in page.classes["freshness"]
+    assert "idle" in page.classes["canary"]
+
+
+def test_user_content_is_escaped_wherever_it_appears() -> None:
+    attack = "<script>alert(1)</script>"
+    status = full_status()
+    status["knowledge_gaps"][0]["query"] = attack
+    status["problems"][0]["uri"] = f"/srv/inbox/{attack}.pdf"
+    status["recent_changes"][0]["reason"] = attack
+    status["canary"]["last"] |= {"outcome": "error", "reason": attack}
+    status["watched_folders"] = [f'/srv/"{attack}']
+    html = render_status_page(status)
+    assert "<script" not in html
+    assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 5
+    assert attack in Elements(html).text("gaps")
+
+
+def test_the_page_is_self_contained() -> None:
+    html = render_status_page(full_status())
+    assert "<script" not in html
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
+    assert "@import" not in html
+    assert '<meta http-equiv="refresh" content="10">' in html
+
+
+def tile_class(status: dict[str, Any], tile: str) -> str:
+    classes = Elements(render_status_page(status)).classes[tile]
+    states = [state for state in ("ok", "warn", "bad", "idle") if state in classes]
+    assert len(states) == 1, classes
+    return states[0]
+
+
+def test_a_healthy_service_has_every_tile_ok() -> None:
+    status = full_status()
+    assert [tile_class(status, tile) for tile in TILES] == ["ok"] * len(TILES)
+    assert tile_class(status, "banner") == "ok"
+
+
+@pytest.mark.parametrize(("outcome", "state"), [("found", "ok"), ("timeout", "bad"), ("error", "bad")])
+def test_the_canary_tile_is_red_unless_the_canary_was_found(outcome: str, state: str) -> None:
+    status = full_status()
+    status["canary"]["last"]["outcome"] = outcome
+    assert tile_class(status, "canary") == state
+
+
+def test_a_canary_that_stopped_running_is_amber_and_a_disabled_one_grey() -> None:
+    status = full_status()
+    status["canary"]["last"]["at"] = NOW - 3600
+    assert tile_class(status, "canary") == "warn"
+    status["canary"]["enabled"] = False
+    assert tile_class(status, "canary") == "idle"
+    assert "off" in Elements(render_status_page(status)).text("canary")
+
+
+def test_a_canary_timeout_without_latency_and_a_query_without_results_read_plainly() -> None:
+    status = full_status()
+    status["canary"]["last"] = {"outcome": "timeout", "latency_seconds": None, "at": NOW - 30, "reason": None}
+    status["knowledge_gaps"][0]["top_score"] = None
+    page = Elements(render_status_page(status))
+    assert page.text("canary").endswith("timeout 30 s ago")
+    assert "how do I rotate keys no results 3" in page.text("gaps")
+
+
+@pytest.mark.parametrize(("p99", "state"), [(1.8, "ok"), (45.0, "warn"), (61.0, "bad")])
+def test_the_freshness_tile_follows_p99_against_the_slo(p99: float, state: str) -> None:
+    status = full_status()
+    status["freshness"]["p99_seconds"] = p99
+    assert tile_class(status, "freshness") == state
+
+
+@pytest.mark.parametrize(("oldest", "state"), [(5.0, "ok"), (120.0, "warn"), (301.0, "bad")])
+def test_the_backlog_tile_follows_the_oldest_pending_change(oldest: float, state: str) -> None:
+    status = full_status() | {"queue_depth": 7, "oldest_pending_change_age_seconds": oldest}
+    assert tile_class(status, "backlog") == state
+
+
+def test_no_live_worker_is_red_and_dead_letters_are_amber() -> None:
+    status = full_status() | {"workers_alive": 0, "dead_letters": 4}
+    assert tile_class(status, "workers") == "bad"
+    assert tile_class(status, "dead-letters") == "warn"
+    page = Elements(render_status_page(status))
+    assert "freshrag replay-dead-letters" in page.text("dead-letters")
+    assert page.text("banner") == "Needs attention: workers (bad), dead letters (warn)"
+    assert "bad" in page.classes["banner"]
+
+
+def test_a_drop_in_quality_and_drift_over_its_threshold_are_marked() -> None:
+    status = full_status()
+    status["quality"]["ndcg_at_10"] = 0.60
+    status["drift"]["corpus"]["value"] = 0.05
+    html = render_status_page(status)
+    assert '<td class="num down">-0.100</td>' in html
+    assert "corpus 0.050 0.030 over" in Elements(html).text("drift")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(None, "–"), (0.12, "120 ms"), (3.44, "3.4 s"), (42.0, "42 s"), (300.0, "5 min"), (7200.0, "2 h")],
+)
+def test_durations_read_as_people_say_them(seconds: float | None, text: str) -> None:
+    assert duration(seconds) == text
+
+
+def test_times_are_relative_to_when_the_status_was_collected() -> None:
+    assert ago(NOW - 12, NOW) == "12 s ago"
+    assert ago(NOW - 5.4, NOW) == "5 s ago"
+    assert ago(NOW - 300, NOW) == "5 min ago"
+    assert ago(NOW + 2, NOW) == "just now"
+    assert ago(None, NOW) == "never"
+    assert percent(1.0) == "100 %"
