@@ -17,12 +17,15 @@ log = logging.getLogger(__name__)
 
 
 @app.task(name=CANARY)
-def canary() -> dict[str, Any]:
+def canary() -> dict[str, Any] | None:
     """Write the canary, wait until search finds it, remove it; export the latency or the failure."""
     runtime = current_runtime()
     result = Canary(runtime.health, runtime.queue, runtime.search).run(
         runtime.settings.canary_timeout_seconds
     )
+    if result is None:
+        log.info("canary skipped: the previous one is still in flight")
+        return None
     runtime.metrics.canary_runs.labels(result.outcome).inc()
     if result.latency_seconds is not None:
         runtime.metrics.canary_latency.observe(result.latency_seconds)

@@ -24,6 +24,7 @@ from freshrag.sources import FileState, Gone, Loaded, LoadResult
 CANARY_DOC_ID = "canary:probe"
 CANARY_STATE = "canary:document"
 CANARY_RESULT = "canary:last"
+CANARY_RUNNING = "canary:running"
 _POLL_SECONDS = 0.05
 
 
@@ -71,10 +72,22 @@ class Canary:
         self._clock = clock
         self._sleep = sleep
 
-    def run(self, timeout: float) -> CanaryResult:
-        """Write a new canary, wait until search finds it (at most `timeout` seconds), then remove it."""
-        nonce = secrets.token_hex(6)
+    def run(self, timeout: float) -> CanaryResult | None:
+        """Write a new canary, wait until search finds it (at most `timeout` seconds), then remove it.
+        Returns None, doing nothing, while another canary is still in flight: the waiting run holds a
+        worker slot, and a second one would take another slot from the very change it waits for."""
         started = self._clock()
+        running = self._state.get(CANARY_RUNNING)
+        if running is not None and started - running["since"] < running["timeout"]:
+            return None
+        self._state.put(CANARY_RUNNING, {"since": started, "timeout": timeout})
+        try:
+            return self._probe(started, timeout)
+        finally:
+            self._state.put(CANARY_RUNNING, {"since": 0.0, "timeout": 0.0})
+
+    def _probe(self, started: float, timeout: float) -> CanaryResult:
+        nonce = secrets.token_hex(6)
         try:
             self._write(nonce, present=True, at=started)
             found = self._wait(lambda: self._found(nonce), started + timeout)
