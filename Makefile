@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 WATCH ?= ./inbox
 
-.PHONY: setup up test lint
+.PHONY: setup up test lint monitoring
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -22,5 +22,10 @@ lint: setup
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-test: lint
+# Prometheus configuration, alert and recording rules, and the promtool unit tests of every alert.
+monitoring:
+	cd monitoring/prometheus && promtool check config prometheus.yml && promtool check rules rules/*.yml \
+		&& promtool test rules tests/alerts_test.yml
+
+test: lint monitoring
 	$(PY) -m pytest -q -p no:cacheprovider --durations=10
