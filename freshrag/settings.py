@@ -190,6 +190,17 @@ class Settings(BaseSettings):
         """An empty secret (an unset variable passed through) is no secret: never an empty HMAC key."""
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("golden_set", mode="before")
+    @classmethod
+    def _golden_set_layout(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        folder = Path(value)
+        missing = [name for name in ("queries.jsonl", "qrels/test.tsv") if not (folder / name).is_file()]
+        if missing:
+            raise ValueError(f"{folder} is not a golden set in BEIR layout: {', '.join(missing)} missing")
+        return folder
+
     @field_validator("webhooks")
     @classmethod
     def _known_sources(cls, value: dict[str, WebhookSource]) -> dict[str, WebhookSource]:

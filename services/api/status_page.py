@@ -11,6 +11,8 @@ import jinja2
 
 BACKLOG_BAD_SECONDS = 300.0
 CANARY_STALE_INTERVALS = 5  # a canary run can take up to its timeout, so only this many missed runs is news
+# As FreshragRetrievalQualityBelowBaseline: a drop larger than this is worth a look.
+QUALITY_MARGIN = 0.05
 QUALITY_DELTA_NOISE = 0.005  # metric moves smaller than this against the baseline are not coloured
 STATE_ORDER = ("idle", "ok", "warn", "bad")
 
@@ -18,7 +20,7 @@ STATE_ORDER = ("idle", "ok", "warn", "bad")
 def render_status_page(status: dict[str, Any]) -> str:
     """The status dict of `collect_status` as one self-contained HTML page (no scripts, no external
     resources). Every value is HTML-escaped: file names, queries and reasons come from user content."""
-    tiles = tile_states(status)
+    tiles = tile_states(status) | section_states(status)
     overall = max(tiles.values(), key=STATE_ORDER.index)
     template = _environment().get_template("status.html")
     return template.render(status=status, tiles=tiles, overall=overall)
@@ -36,6 +38,22 @@ def tile_states(status: dict[str, Any]) -> dict[str, str]:
         "canary": _canary_state(status["canary"], status["now"]),
         "workers": "bad" if status["workers_alive"] == 0 else "ok",
         "dead_letters": "warn" if status["dead_letters"] > 0 else "ok",
+    }
+
+
+def section_states(status: dict[str, Any]) -> dict[str, str]:
+    """Quality and drift count towards the overall state too: `warn` when a retrieval metric fell more than
+    the alert's margin below its baseline, or a drift is over its threshold."""
+    quality = status["quality"]
+    dropped = quality is not None and any(
+        quality[name] < quality["baseline"][name] - QUALITY_MARGIN for name in quality["baseline"]
+    )
+    drifted = any(
+        measured and measured["value"] > measured["threshold"] for measured in status["drift"].values()
+    )
+    return {
+        "quality": "idle" if quality is None else "warn" if dropped else "ok",
+        "drift": "warn" if drifted else "ok",
     }
 
 

@@ -11,9 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
 from tests.conftest import eventually
 from tests.e2e.conftest import Instance, run
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisServer, free_port
 
 
 def indexed(up: Instance) -> list[dict[str, Any]]:
@@ -119,14 +122,29 @@ def test_worker_and_beat_processes_index_a_folder_on_their_own(
         ("tea.txt", "Green tea is not oxidised."),
     ):
         (inbox / name).write_text(text)
+    metrics_port = free_port()
     roles_env = {
         "FRESHRAG_BROKER_URL": redis_server.url,
         "FRESHRAG_WATCH": str(inbox),
         "FRESHRAG_RECONCILE_INTERVAL_SECONDS": "2",
+        "FRESHRAG_CANARY_INTERVAL_SECONDS": "0",  # it would hold the only worker process while it waits
+        "FRESHRAG_METRICS_PORT": str(metrics_port),
     }
     worker = spawn("worker", "--concurrency", "1", extra_env=roles_env)
     beat = spawn("beat", extra_env=roles_env)
     eventually(lambda: worker.log.read_text().count("'outcome': 'indexed'") == 2, timeout=120, interval=0.5)
+
+    # What the prefork child observed, served by the worker's main process (prometheus multiprocess mode).
+    exported = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(exported)
+        for sample in family.samples
+    }
+    indexed_files = (("op", "upsert"), ("outcome", "indexed"), ("source_kind", "file"))
+    assert samples[("freshrag_events_total", indexed_files)] == 2
+    upserts = (("le", "+Inf"), ("op", "upsert"), ("source_kind", "file"))
+    assert samples[("freshrag_update_latency_seconds_bucket", upserts)] == 2
     assert beat.stop() == 0
     assert worker.stop() == 0
     answer = run(["search", "birds that hunt in the dark", "--json"], env | roles_env, tmp_path)

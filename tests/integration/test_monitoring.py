@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from freshrag.documents import Change, Op, SourceKind
 from freshrag.health import checks
 from freshrag.health.canary import CANARY_DOC_ID, CANARY_STATE, Canary, canary_text
+from freshrag.sources import WatchedFolder
 from services.api import create_app
 from tests.conftest import eventually
 from tests.integration.conftest import System
@@ -86,12 +87,13 @@ def scrape(client: TestClient) -> Metrics:
 
 
 @pytest.fixture
-def indexed(start_system: Callable[..., System], tmp_path: Path) -> Iterator[System]:
-    golden = tmp_path / "golden"
-    system = start_system(golden_set=golden)
+def indexed(start_system: Callable[..., System], tmp_path: Path) -> System:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    bread = WatchedFolder.of(inbox).change_for("kitchen/bread.md").doc_id
+    system = start_system(golden_set=write_golden_set(tmp_path / "golden", bread))
     write_notes(system.inbox)
     eventually(lambda: len(system.searchable_docs("volcano bread aurora")) == 3)
-    write_golden_set(golden, system.runtime.folders[0].change_for("kitchen/bread.md").doc_id)
     return system
 
 

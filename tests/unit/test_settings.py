@@ -33,3 +33,9 @@ def test_a_bad_value_names_the_setting(monkeypatch: pytest.MonkeyPatch, variable
 def test_overrides_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FRESHRAG_PORT", "9001")
     assert load_settings(port=9002).port == 9002
+
+
+def test_a_golden_set_must_be_in_beir_layout(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"FRESHRAG_GOLDEN_SET: .*qrels/test.tsv missing"):
+        load_settings(golden_set=tmp_path)
+    assert load_settings(golden_set="").golden_set is None  # an unset variable passed through

@@ -274,6 +274,7 @@ def test_a_drop_in_quality_and_drift_over_its_threshold_are_marked() -> None:
     html = render_status_page(status)
     assert '<td class="num down">-0.100</td>' in html
     assert "corpus 0.050 0.030 over" in Elements(html).text("drift")
+    assert Elements(html).text("banner") == "Needs attention: retrieval quality (warn), drift (warn)"
 
 
 @pytest.mark.parametrize(
