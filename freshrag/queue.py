@@ -79,10 +79,9 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
         "reconcile-watched-folders": (RECONCILE_WATCHED, settings.reconcile_interval_seconds),
         "canary": (CANARY, settings.canary_interval_seconds),
         "measure-drift": (MEASURE_DRIFT, settings.drift_interval_seconds),
-        "evaluate-golden-set": (
-            EVALUATE_GOLDEN_SET,
-            settings.golden_interval_seconds if settings.golden_set is not None else 0.0,
-        ),
+        # Scheduled whatever the scheduler's own settings say: the workers that run it have the golden set
+        # (FRESHRAG_GOLDEN_SET), and one without it skips the run.
+        "evaluate-golden-set": (EVALUATE_GOLDEN_SET, settings.golden_interval_seconds),
     }
     return {
         name: {"task": task, "schedule": interval, "options": {"expires": interval}}

@@ -210,6 +210,15 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _canary_has_a_slot(self) -> Settings:
+        if self.embedded and self.canary_interval_seconds > 0 and self.worker_concurrency < 2:
+            raise ValueError(
+                "FRESHRAG_WORKER_CONCURRENCY must be at least 2 while the canary runs (it holds one worker "
+                "slot while the change it waits for needs another); or set FRESHRAG_CANARY_INTERVAL_SECONDS=0"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _chunk_sizes(self) -> Settings:
         if self.chunk_target_tokens > self.chunk_max_tokens:
             raise ValueError("chunk_target_tokens must not exceed chunk_max_tokens")

@@ -9,7 +9,7 @@ from freshrag.documents import DocStatus
 from freshrag.health import drift
 from freshrag.health.activity import CHANGES_SHOWN, freshness, knowledge_gaps
 from freshrag.health.canary import CANARY_RESULT
-from freshrag.health.checks import drift_key
+from freshrag.health.checks import current, drift_key
 from freshrag.health.collector import ALIVE_SECONDS, GAP_QUERIES
 from freshrag.health.quality import QUALITY_RESULT
 from freshrag.health.state import CHANGES, QUERIES
@@ -59,8 +59,10 @@ def collect_status(runtime: Runtime) -> dict[str, Any]:
             "interval_seconds": settings.canary_interval_seconds,
             "last": health.get(CANARY_RESULT),
         },
-        "drift": {kind: health.get(drift_key(kind)) for kind in drift.KINDS},
-        "quality": health.get(QUALITY_RESULT) if settings.golden_set is not None else None,
+        "drift": {
+            kind: current(health.get(drift_key(kind)), runtime.embedder.model_version) for kind in drift.KINDS
+        },
+        "quality": current(health.get(QUALITY_RESULT), runtime.embedder.model_version),
         "knowledge_gaps": gaps(runtime),
     }
 

@@ -46,5 +46,8 @@ def measure_drift() -> dict[str, Any]:
 
 @app.task(name=EVALUATE_GOLDEN_SET)
 def evaluate_golden_set() -> dict[str, Any] | None:
-    quality = checks.evaluate_quality(current_runtime())
+    runtime = current_runtime()
+    if runtime.settings.golden_set is None:
+        return None  # this worker has no golden set (FRESHRAG_GOLDEN_SET): nothing to score
+    quality = checks.evaluate_quality(runtime)
     return None if quality is None else quality.to_json()

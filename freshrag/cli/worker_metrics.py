@@ -28,5 +28,14 @@ def export_worker_metrics(settings: Settings) -> None:
     values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]  # if imported already
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-    start_http_server(settings.metrics_port, addr=settings.host, registry=registry)
+    try:
+        start_http_server(settings.metrics_port, addr=settings.host, registry=registry)
+    except OSError as exc:  # a second worker on this host: it works, only its metrics are not served
+        log.error(
+            "worker metrics not served: %s:%d: %s (give each worker on a host its own FRESHRAG_METRICS_PORT)",
+            settings.host,
+            settings.metrics_port,
+            exc.strerror,
+        )
+        return
     log.info("worker metrics on http://%s:%d/metrics", settings.host, settings.metrics_port)

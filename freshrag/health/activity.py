@@ -4,13 +4,16 @@ and user queries with their best score and embedding (for knowledge gaps and que
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
+import queue
+import threading
 import time
 from typing import Any
 
 import numpy as np
 
-from freshrag.documents import Change, Op
+from freshrag.documents import Change, Op, SourceKind
 from freshrag.health.state import CHANGES, QUERIES, HealthState
 
 log = logging.getLogger(__name__)
@@ -18,18 +21,25 @@ log = logging.getLogger(__name__)
 FRESHNESS_SLO_SECONDS = 60.0
 CHANGES_SHOWN = 20
 GAPS_SHOWN = 20
+QUERY_BACKLOG = 10_000
 
 
 class Activity:
     """Writes recent activity to the shared health state. Monitoring must never cost a change or a search:
-    a failed write is logged (once a minute at most) and dropped."""
+    a failed write is logged (once a minute at most) and dropped, and queries are written by a background
+    thread, so a search never waits on Redis (at most `QUERY_BACKLOG` wait; beyond, they are dropped)."""
 
     def __init__(self, state: HealthState, clock: Any = time.time) -> None:
         self._state = state
         self._clock = clock
         self._last_complaint = 0.0
+        self._queries: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=QUERY_BACKLOG)
+        self._writer = threading.Thread(target=self._write_queries, name="freshrag-query-log", daemon=True)
+        self._writer.start()
 
     def changed(self, change: Change, outcome: str, latency: float | None, reason: str | None) -> None:
+        if change.source_kind is SourceKind.CANARY:
+            return  # its own result is kept apart; logging it would crowd real changes out
         entry = {
             "doc_id": change.doc_id,
             "uri": change.uri,
@@ -50,7 +60,22 @@ class Activity:
             "model": model,
             "vector": encode_vector(vector),
         }
-        self._append(QUERIES, entry)
+        with contextlib.suppress(queue.Full):
+            self._queries.put_nowait(entry)
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Wait until the queries searched so far are written (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        while self._queries.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def _write_queries(self) -> None:
+        while True:
+            entry = self._queries.get()
+            try:
+                self._append(QUERIES, entry)
+            finally:
+                self._queries.task_done()
 
     def _append(self, log_name: str, entry: dict[str, Any]) -> None:
         try:

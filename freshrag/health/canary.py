@@ -25,7 +25,9 @@ CANARY_DOC_ID = "canary:probe"
 CANARY_STATE = "canary:document"
 CANARY_RESULT = "canary:last"
 CANARY_RUNNING = "canary:running"
-_POLL_SECONDS = 0.05
+# Each poll is a filtered search (a scan in local mode, under the store's lock): often enough to measure
+# freshness to a fraction of a second, rarely enough to leave the store to the indexing it measures.
+_POLL_SECONDS = 0.2
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,12 @@ def reference_key(kind: str, model_version: str) -> str:
     return f"drift:reference:{kind}:{model_version}"
 
 
+def current(result: dict[str, Any] | None, model_version: str) -> dict[str, Any] | None:
+    """A check's last result, unless it measured another model than the live one (after a promotion or a
+    rollback, until the check runs again)."""
+    return result if result is not None and result.get("model_version") == model_version else None
+
+
 def measure_corpus_drift(runtime: Runtime) -> drift.Drift | None:
     """Corpus drift of a random sample of live chunk vectors; a model's first measure is its reference."""
     size = runtime.settings.drift_sample_size
@@ -40,6 +46,8 @@ def measure_corpus_drift(runtime: Runtime) -> drift.Drift | None:
     state = runtime.health
     stored = state.get(reference_key(drift.CORPUS, model))
     if stored is None:
+        if runtime.queue.pending.depth() > 0:
+            return None  # a load in progress would bias the reference: take it once the backlog is empty
         vectors = runtime.store.sample_vectors(size)
         if len(vectors) < MIN_SAMPLE:
             return None

@@ -13,7 +13,7 @@ from prometheus_client.registry import Collector
 
 from freshrag.health import drift
 from freshrag.health.activity import knowledge_gaps
-from freshrag.health.checks import drift_key
+from freshrag.health.checks import current, drift_key
 from freshrag.health.quality import METRICS, QUALITY_RESULT
 from freshrag.health.state import QUERIES
 from freshrag.runtime import Runtime
@@ -74,7 +74,9 @@ class HealthCollector(Collector):
             labels=["kind"],
         )
         for kind in drift.KINDS:
-            measured = self._runtime.health.get(drift_key(kind))
+            measured = current(
+                self._runtime.health.get(drift_key(kind)), self._runtime.embedder.model_version
+            )
             if measured is not None:
                 value.add_metric([kind], measured["value"])
                 threshold.add_metric([kind], measured["threshold"])
@@ -82,7 +84,7 @@ class HealthCollector(Collector):
         yield threshold
 
     def _quality(self) -> Iterator[Metric]:
-        quality = self._runtime.health.get(QUALITY_RESULT)
+        quality = current(self._runtime.health.get(QUALITY_RESULT), self._runtime.embedder.model_version)
         baseline = GaugeMetricFamily(
             "freshrag_retrieval_baseline",
             "Retrieval quality on the golden set when the live model went live.",

@@ -49,6 +49,7 @@ def record(state: SqliteHealthState, embedder: SentenceTransformerEmbedder, quer
     activity = Activity(state)
     for query, vector in zip(queries, embedder.embed(queries), strict=True):
         activity.searched(query, 0.5, vector, embedder.model_version)
+    activity.flush()
 
 
 def test_a_shifted_query_stream_crosses_the_threshold_and_an_unshifted_one_does_not(

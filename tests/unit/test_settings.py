@@ -39,3 +39,9 @@ def test_a_golden_set_must_be_in_beir_layout(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match=r"FRESHRAG_GOLDEN_SET: .*qrels/test.tsv missing"):
         load_settings(golden_set=tmp_path)
     assert load_settings(golden_set="").golden_set is None  # an unset variable passed through
+
+
+def test_the_embedded_canary_needs_two_worker_slots() -> None:
+    with pytest.raises(SettingsError, match="FRESHRAG_WORKER_CONCURRENCY must be at least 2"):
+        load_settings(worker_concurrency=1)
+    assert load_settings(worker_concurrency=1, canary_interval_seconds=0).worker_concurrency == 1
