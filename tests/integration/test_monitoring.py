@@ -173,7 +173,7 @@ def test_metrics_status_and_knowledge_gaps_show_what_happened(indexed: System) -
         topic = topics[number % len(topics)]
         (indexed.inbox / "more" / f"{number}.md").parent.mkdir(exist_ok=True)
         (indexed.inbox / "more" / f"{number}.md").write_text(f"# Note {number}\n\nField notes on {topic}.\n")
-    eventually(lambda: runtime.store.count_chunks() >= len(NOTES) + checks.MIN_SAMPLE)
+    eventually(lambda: runtime.store.count_chunks() >= len(NOTES) + checks.MIN_SAMPLE and indexed.settled())
     corpus = checks.measure_corpus_drift(runtime)
     assert corpus is not None
     assert corpus.value <= corpus.threshold  # the corpus has not moved since its reference
