@@ -139,6 +139,79 @@ class Settings(BaseSettings):
     metrics_port: int = Field(
         9100, ge=0, le=65535, description="Where `freshrag worker` serves its /metrics; 0 turns it off."
     )
+    finetune_schedule: str = Field(
+        "0 3 * * 0",
+        description="Cron (min hour day month weekday) of the fine-tune check; empty turns it off.",
+    )
+    finetune_min_new_pairs: int = Field(
+        500,
+        ge=1,
+        description="The scheduled check trains once this many feedback pairs arrived since the last run.",
+    )
+    finetune_on_drift: bool = Field(
+        True, description="The scheduled check also trains when drift is over its threshold."
+    )
+    finetune_on_quality_drop: bool = Field(
+        True,
+        description="The scheduled check also trains when golden-set quality dropped below its baseline.",
+    )
+    finetune_max_seconds: float = Field(
+        1800.0, gt=0, description="Training stops after this long (the model keeps what it learnt so far)."
+    )
+    finetune_epochs: int = Field(1, ge=1, le=20, description="Passes over the training pairs.")
+    finetune_batch_size: int = Field(
+        32,
+        ge=2,
+        le=1024,
+        description="Pairs per training step (each pair's negatives are the batch's others).",
+    )
+    finetune_learning_rate: float = Field(
+        2e-5, gt=0, le=1e-2, description="Peak learning rate (linear warm-up, decay)."
+    )
+    finetune_max_pairs: int = Field(
+        20_000, ge=10, description="At most this many pairs per run (newest feedback first)."
+    )
+    finetune_corpus_pairs: int = Field(
+        2000,
+        ge=0,
+        description="Self-supervised pairs (heading to section, title to text) drawn from the index; 0 none.",
+    )
+    finetune_llm_queries: int = Field(
+        0, ge=0, description="Passages for which an LLM writes a question (needs FRESHRAG_OPENAI_*); 0 none."
+    )
+    finetune_margin: float = Field(
+        0.005, ge=0.0, le=1.0, description="A candidate goes live only if nDCG@10 improves by at least this."
+    )
+    finetune_tolerance: float = Field(
+        0.01, ge=0.0, le=1.0, description="...and no golden-set metric drops by more than this."
+    )
+    models_keep: int = Field(
+        2, ge=1, le=20, description="Collections of retired models kept for an instant rollback."
+    )
+    openai_api_key: SecretStr | None = Field(None, description="API key of the OpenAI (compatible) endpoint.")
+    openai_base_url: str | None = Field(
+        None, description="Endpoint of the OpenAI API; unset uses api.openai.com."
+    )
+    openai_model: str = Field(
+        "gpt-4o-mini-2024-07-18", description="Base model of OpenAI fine-tuning jobs (answer style)."
+    )
+    openai_examples: Path | None = Field(
+        None,
+        description="Curated answers (JSONL: question, answer, optional context) for OpenAI fine-tuning.",
+    )
+    openai_system_prompt: str = Field(
+        "Answer the question using only the context. Cite the source of each fact.",
+        description="System message of every OpenAI training example.",
+    )
+    openai_max_example_tokens: int = Field(
+        65_536, ge=256, description="Longest OpenAI training example, in (conservatively estimated) tokens."
+    )
+    openai_poll_seconds: float = Field(
+        60.0, ge=0.0, description="How often beat polls running OpenAI fine-tuning jobs; 0 turns polling off."
+    )
+    openai_query_model: str = Field(
+        "gpt-4o-mini", description="Chat model that writes questions for FRESHRAG_FINETUNE_LLM_QUERIES."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log verbosity.")
 
     @classmethod
@@ -183,6 +256,7 @@ class Settings(BaseSettings):
         "webhook_secret_wordpress",
         "webhook_secret_directus",
         "webhook_secret_github",
+        "openai_api_key",
         mode="before",
     )
     @classmethod
@@ -200,6 +274,22 @@ class Settings(BaseSettings):
         if missing:
             raise ValueError(f"{folder} is not a golden set in BEIR layout: {', '.join(missing)} missing")
         return folder
+
+    @field_validator("finetune_schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if value.strip():
+            cron_fields(value)
+        return value.strip()
+
+    @field_validator("openai_examples", mode="before")
+    @classmethod
+    def _examples_file(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not Path(value).is_file():
+            raise ValueError(f"{value} is not a file")
+        return Path(value)
 
     @field_validator("webhooks")
     @classmethod
@@ -243,6 +333,20 @@ class Settings(BaseSettings):
     @property
     def qdrant_path(self) -> Path:
         return self.data_dir / "qdrant"
+
+
+def cron_fields(expression: str) -> tuple[str, str, str, str, str]:
+    """The five fields of a cron expression; raises `ValueError` naming what is wrong."""
+    from celery.schedules import crontab
+
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(
+            f"a cron expression has 5 fields (minute hour day-of-month month day-of-week): {expression!r}"
+        )
+    minute, hour, day_of_month, month, day_of_week = fields
+    crontab(minute, hour, day_of_week, day_of_month, month)  # raises ValueError on a bad field
+    return minute, hour, day_of_month, month, day_of_week
 
 
 def load_settings(**overrides: Any) -> Settings:
