@@ -81,6 +81,7 @@ class SentenceTransformerEmbedder:
         self._lock = threading.Lock()
         self._batch_size = batch_size
         self.model_version = model_dir.name if model_dir.name != "model" else PACKAGED_MODEL
+        self.model_dir = model_dir
         if backend == "torch":
             self._model = SentenceTransformer(str(model_dir), device="cpu", backend="torch")
         else:

@@ -14,12 +14,13 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 import numpy as np
 
+from freshrag.catalog import Target
 from freshrag.chunking import Chunk, Chunker
 from freshrag.documents import Change, DocStatus, DocumentRecord, Op, SourceKind, content_hash
-from freshrag.embedding import Embedder
 from freshrag.health.activity import Activity
 from freshrag.locks import DocumentLocks
 from freshrag.parsing import Failed, ParsedDocument, Skipped, parse_file
@@ -30,6 +31,12 @@ from freshrag.telemetry import Metrics
 ContentLoader = Callable[[Change], LoadResult]
 
 log = logging.getLogger(__name__)
+
+
+class WriteTargets(Protocol):
+    def write_targets(self) -> list[Target]:
+        """Every collection a change must reach now, the live one first (see `freshrag.catalog`)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -51,19 +58,20 @@ class _Plan:
     record: DocumentRecord
     chunks: list[Chunk] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
-    to_embed: list[int] = field(default_factory=list)
+    to_embed: dict[str, list[int]] = field(default_factory=dict)  # collection: chunks it lacks
     outcome: str = "indexed"
     source_time: float | None = None  # the source's own time of this content (mtime, CMS update time)
 
 
 class Indexer:
     """Applies changes to the store. Safe to call from several threads: each document is locked while its
-    change is applied."""
+    change is applied. Every change reaches every collection `targets` names (two during a blue/green
+    switch), each embedded by its own model."""
 
     def __init__(
         self,
         store: QdrantStore,
-        embedder: Embedder,
+        targets: WriteTargets,
         chunker: Chunker,
         locks: DocumentLocks,
         metrics: Metrics,
@@ -73,7 +81,7 @@ class Indexer:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
-        self._embedder = embedder
+        self._targets = targets
         self._chunker = chunker
         self._locks = locks
         self._metrics = metrics
@@ -91,19 +99,31 @@ class Indexer:
         with ExitStack() as stack:
             for doc_id in sorted(latest):
                 stack.enter_context(self._locks.hold(doc_id))
-            plans = [self._plan(change) for change in latest.values()]
-            texts = [plan.chunks[i].embed_text for plan in plans for i in plan.to_embed]
-            vectors = self._embedder.embed(texts)
-            offset = 0
+            targets = self._targets.write_targets()  # under the locks: a switch waits for them
+            plans = [self._plan(change, targets) for change in latest.values()]
+            vectors = {
+                target.collection: target.embedder.embed(
+                    [
+                        plan.chunks[i].embed_text
+                        for plan in plans
+                        for i in plan.to_embed.get(target.collection, [])
+                    ]
+                )
+                for target in targets
+            }
+            offsets = dict.fromkeys(vectors, 0)
             outcomes = []
             for plan in plans:
-                count = len(plan.to_embed)
-                outcomes.append(self._commit(plan, vectors[offset : offset + count]))
-                offset += count
+                mine = {}
+                for collection, rows in vectors.items():
+                    count = len(plan.to_embed.get(collection, []))
+                    mine[collection] = rows[offsets[collection] : offsets[collection] + count]
+                    offsets[collection] += count
+                outcomes.append(self._commit(plan, [t.collection for t in targets], mine))
         by_doc = {outcome.doc_id: outcome for outcome in outcomes}
         return [by_doc[change.doc_id] for change in changes]
 
-    def _plan(self, change: Change) -> _Plan:
+    def _plan(self, change: Change, targets: list[Target]) -> _Plan:
         previous = self._store.get_record(change.doc_id)
         now = self._clock()
         base = DocumentRecord(
@@ -128,12 +148,17 @@ class Indexer:
         if isinstance(loaded, Unreadable):
             status = DocStatus.SKIPPED if loaded.skipped else DocStatus.FAILED
             return self._not_indexed(change, previous, base, status, loaded.reason, None, loaded.state)
-        plan = self._plan_content(change, previous, base, loaded)
+        plan = self._plan_content(change, previous, base, loaded, targets)
         plan.source_time = _source_time(change, loaded)
         return plan
 
     def _plan_content(
-        self, change: Change, previous: DocumentRecord | None, base: DocumentRecord, loaded: Loaded
+        self,
+        change: Change,
+        previous: DocumentRecord | None,
+        base: DocumentRecord,
+        loaded: Loaded,
+        targets: list[Target],
     ) -> _Plan:
         digest = content_hash(loaded.data + (loaded.title or "").encode())
         state = loaded.state
@@ -159,7 +184,7 @@ class Indexer:
             plan = self._not_indexed(change, previous, base, status, parsed.reason, digest, state)
             plan.record.version = version
             return plan
-        return self._plan_chunks(change, previous, base, parsed, digest, state, version)
+        return self._plan_chunks(change, previous, base, parsed, digest, state, version, targets)
 
     def _plan_chunks(
         self,
@@ -170,10 +195,10 @@ class Indexer:
         digest: str,
         state: FileState,
         version: int,
+        targets: list[Target],
     ) -> _Plan:
         chunks = self._chunker.chunk(parsed)
         ids = [chunk_point_id(change.doc_id, chunk.key) for chunk in chunks]
-        stored = self._store.existing_chunk_ids(ids)
         record = replace(
             base,
             status=DocStatus.INDEXED,
@@ -184,7 +209,10 @@ class Indexer:
             size_bytes=state.size,
             mtime_ns=state.mtime_ns,
         )
-        to_embed = [i for i, point_id in enumerate(ids) if point_id not in stored]
+        to_embed = {}
+        for target in targets:
+            stored = self._store.existing_chunk_ids(ids, target.collection)
+            to_embed[target.collection] = [i for i, point_id in enumerate(ids) if point_id not in stored]
         return _Plan(change, previous, record, chunks, ids, to_embed)
 
     @staticmethod
@@ -208,46 +236,61 @@ class Indexer:
         log.info("%s %s: %s", status.value, change.uri, reason)
         return _Plan(change, previous, record, outcome=status.value)
 
-    def _commit(self, plan: _Plan, vectors: np.ndarray) -> Outcome:
+    def _commit(self, plan: _Plan, collections: list[str], vectors: dict[str, np.ndarray]) -> Outcome:
         change, record = plan.change, plan.record
         if plan.outcome == "stale":
             return self._done(plan, Outcome(change.doc_id, "stale"))
         if plan.outcome == "unchanged":
-            self._store.delete_chunks(sorted(_stored_ids(record) - set(record.chunk_ids)))
+            self._delete(collections, _stored_ids(record) - set(record.chunk_ids))
             record.pending_chunk_ids = []
             self._store.put_record(record)
             return self._done(plan, Outcome(change.doc_id, "unchanged", reused=record.chunk_count))
         if plan.outcome != "indexed":
             # deleted, skipped or failed: nothing of the document may stay searchable.
-            self._store.delete_chunks(sorted(_stored_ids(plan.previous)))
+            self._delete(collections, _stored_ids(plan.previous))
             if plan.outcome != "deleted" or plan.previous is not None:
                 self._store.put_record(record)  # a tombstone keeps versions monotonic after a delete
             return self._done(plan, Outcome(change.doc_id, plan.outcome, reason=record.reason))
-        points = []
-        for row, index in enumerate(plan.to_embed):
-            chunk = plan.chunks[index]
-            payload = {
-                "doc_id": change.doc_id,
-                "text": chunk.text,
-                "heading": list(chunk.heading),
-                "title": record.title,
-                "uri": record.uri,
-                "root": record.root,
-                "source_kind": record.source_kind.value,
-                "chunk_key": chunk.key,
-            }
-            points.append(ChunkPoint(id=plan.ids[index], vector=vectors[row], payload=payload))
-        if points:
-            self._store.put_record(self._write_ahead(plan, [point.id for point in points]))
-        self._store.upsert_chunks(points)
-        self._store.delete_chunks(sorted(_stored_ids(plan.previous) - set(plan.ids)))
+        points = {
+            collection: [
+                ChunkPoint(
+                    id=plan.ids[index], vector=vectors[collection][row], payload=self._payload(plan, index)
+                )
+                for row, index in enumerate(plan.to_embed[collection])
+            ]
+            for collection in collections
+        }
+        writing = sorted({point.id for batch in points.values() for point in batch})
+        if writing:
+            self._store.put_record(self._write_ahead(plan, writing))
+        for collection, batch in points.items():
+            self._store.upsert_chunks(batch, collection)
+        self._delete(collections, _stored_ids(plan.previous) - set(plan.ids))
         self._store.put_record(record)
-        embedded = len(plan.to_embed)
-        self._metrics.chunks_embedded.inc(embedded)
+        embedded = len(plan.to_embed[collections[0]])
+        self._metrics.chunks_embedded.inc(sum(len(batch) for batch in points.values()))
         self._metrics.chunks_reused.inc(len(plan.ids) - embedded)
         return self._done(
             plan, Outcome(change.doc_id, "indexed", embedded=embedded, reused=len(plan.ids) - embedded)
         )
+
+    def _delete(self, collections: list[str], ids: set[str]) -> None:
+        for collection in collections:
+            self._store.delete_chunks(sorted(ids), collection)
+
+    @staticmethod
+    def _payload(plan: _Plan, index: int) -> dict[str, object]:
+        chunk, record = plan.chunks[index], plan.record
+        return {
+            "doc_id": plan.change.doc_id,
+            "text": chunk.text,
+            "heading": list(chunk.heading),
+            "title": record.title,
+            "uri": record.uri,
+            "root": record.root,
+            "source_kind": record.source_kind.value,
+            "chunk_key": chunk.key,
+        }
 
     @staticmethod
     def _write_ahead(plan: _Plan, writing: list[str]) -> DocumentRecord:

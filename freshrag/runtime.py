@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from freshrag.catalog import ModelCatalog
 from freshrag.chunking import Chunker
 from freshrag.content import ContentLoader
 from freshrag.coordination import open_coordination
@@ -15,6 +16,7 @@ from freshrag.health.state import HealthState
 from freshrag.locks import DocumentLocks
 from freshrag.pipeline import Indexer
 from freshrag.queue import ChangeQueue
+from freshrag.registry import Registry, open_registry
 from freshrag.search import SearchService
 from freshrag.settings import Settings
 from freshrag.sources import IgnoreRules, WatchedFolder
@@ -30,7 +32,7 @@ class Runtime:
 
     settings: Settings
     store: QdrantStore
-    embedder: SentenceTransformerEmbedder
+    models: ModelCatalog
     chunker: Chunker
     indexer: Indexer
     search: SearchService
@@ -43,8 +45,20 @@ class Runtime:
     rules: IgnoreRules
     folders: list[WatchedFolder] = field(default_factory=list)
 
+    @property
+    def registry(self) -> Registry:
+        return self.models.registry
+
+    @property
+    def embedder(self) -> SentenceTransformerEmbedder:
+        """The live model (the one that embeds searches now)."""
+        embedder = self.models.live().embedder
+        assert isinstance(embedder, SentenceTransformerEmbedder)
+        return embedder
+
     def close(self) -> None:
         self.store.close()
+        self.registry.close()
 
 
 def build_runtime(
@@ -63,17 +77,20 @@ def build_runtime(
         raise
     chunker = Chunker(embedder.count_tokens, settings.chunk_max_tokens, settings.chunk_target_tokens)
     shared = open_coordination(settings)
+    models = ModelCatalog(settings, store, open_registry(settings), embedder)
+    models.record_base()
     load = ContentLoader(EntryLoader(shared.journal, settings), settings.max_file_bytes, shared.health)
     activity = Activity(shared.health)
-    indexer = Indexer(store, embedder, chunker, shared.locks, metrics, load, activity=activity)
-    metrics.model_info.labels(embedder.model_version, embedder.model_version).set(1)
+    indexer = Indexer(store, models, chunker, shared.locks, metrics, load, activity=activity)
+    live = models.live().embedder.model_version
+    metrics.model_info.labels(live, settings.embedding_model).set(1)
     return Runtime(
         settings=settings,
         store=store,
-        embedder=embedder,
+        models=models,
         chunker=chunker,
         indexer=indexer,
-        search=SearchService(store, embedder, metrics, activity),
+        search=SearchService(store, models, metrics, activity),
         queue=shared.queue,
         dead_letters=shared.dead_letters,
         journal=shared.journal,

@@ -1,4 +1,5 @@
-"""Search: embed the query with the live model, find the nearest chunks, name each answer's source."""
+"""Search: embed the query with the live collection's model, find the nearest chunks, name each answer's
+source."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from freshrag.embedding import Embedder
+from freshrag.catalog import ModelCatalog
 from freshrag.health.activity import Activity
 from freshrag.store import QdrantStore
 from freshrag.telemetry import Metrics
@@ -36,10 +37,10 @@ class SearchResponse:
 
 class SearchService:
     def __init__(
-        self, store: QdrantStore, embedder: Embedder, metrics: Metrics, activity: Activity | None = None
+        self, store: QdrantStore, models: ModelCatalog, metrics: Metrics, activity: Activity | None = None
     ) -> None:
         self._store = store
-        self._embedder = embedder
+        self._models = models
         self._metrics = metrics
         self._activity = activity
 
@@ -53,8 +54,11 @@ class SearchService:
         unknown = set(where or {}) - set(FILTERABLE)
         if unknown:
             raise ValueError(f"cannot filter on {sorted(unknown)}; filterable fields: {list(FILTERABLE)}")
-        vector = self._embedder.embed([query])[0]
-        hits = self._store.search(vector, k, {key: str(value) for key, value in (where or {}).items()})
+        collection, embedder = self._models.live()
+        vector = embedder.embed([query])[0]
+        hits = self._store.search(
+            vector, k, {key: str(value) for key, value in (where or {}).items()}, collection
+        )
         records = self._store.get_records([hit.payload["doc_id"] for hit in hits])
         results = []
         for hit in hits:
@@ -80,5 +84,5 @@ class SearchService:
             else:
                 self._metrics.search_empty.inc()
             if self._activity is not None:
-                self._activity.searched(query, top, vector, self._embedder.model_version)
-        return SearchResponse(query, results, self._embedder.model_version, round(took * 1000, 2))
+                self._activity.searched(query, top, vector, embedder.model_version)
+        return SearchResponse(query, results, embedder.model_version, round(took * 1000, 2))

@@ -69,27 +69,68 @@ class QdrantStore:
     def ensure_collections(self, dimension: int, model_version: str) -> None:
         """Create the collections and the alias if missing; idempotent."""
         with self._lock:
-            aliases = {a.alias_name for a in self._client.get_aliases().aliases}
-            if self._chunks_alias not in aliases:
-                physical = f"{self._chunks_alias}__{_slug(model_version)}"
-                if not self._client.collection_exists(physical):
-                    self._client.create_collection(
-                        physical,
-                        vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
-                    )
-                    self._index_fields(physical, ("doc_id",))
-                self._client.update_collection_aliases(
-                    change_aliases_operations=[
-                        models.CreateAliasOperation(
-                            create_alias=models.CreateAlias(
-                                collection_name=physical, alias_name=self._chunks_alias
-                            )
-                        )
-                    ]
-                )
+            if self._alias_target() is None:
+                physical = chunk_collection(model_version)
+                self.create_chunk_collection(physical, dimension)
+                self.swap_alias(physical)
             if not self._client.collection_exists(self._documents):
                 self._client.create_collection(self._documents, vectors_config={})
                 self._index_fields(self._documents, ("status", "root"))
+
+    # ---- chunk collections and the alias (blue/green) -------------------------------------------------
+
+    def live_collection(self) -> str:
+        """The physical collection the alias points at: the one searches read."""
+        with self._lock:
+            target = self._alias_target()
+        if target is None:
+            raise RuntimeError(f"the alias {self._chunks_alias} points at no collection")
+        return target
+
+    def _alias_target(self) -> str | None:
+        for alias in self._client.get_aliases().aliases:
+            if alias.alias_name == self._chunks_alias:
+                return str(alias.collection_name)
+        return None
+
+    def create_chunk_collection(self, name: str, dimension: int) -> None:
+        """Create the chunk collection `name` unless it exists."""
+        with self._lock:
+            if not self._client.collection_exists(name):
+                self._client.create_collection(
+                    name, vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE)
+                )
+                self._index_fields(name, ("doc_id",))
+
+    def chunk_collections(self) -> list[str]:
+        """Every physical chunk collection, whichever model it holds."""
+        with self._lock:
+            names = [c.name for c in self._client.get_collections().collections]
+        return sorted(name for name in names if name.startswith(f"{self._chunks_alias}__"))
+
+    def swap_alias(self, collection: str) -> None:
+        """Point the alias at `collection` in one atomic operation: a search sees the old or the new."""
+        with self._lock:
+            operations: list[Any] = []
+            if self._alias_target() is not None:
+                operations.append(
+                    models.DeleteAliasOperation(
+                        delete_alias=models.DeleteAlias(alias_name=self._chunks_alias)
+                    )
+                )
+            operations.append(
+                models.CreateAliasOperation(
+                    create_alias=models.CreateAlias(collection_name=collection, alias_name=self._chunks_alias)
+                )
+            )
+            self._client.update_collection_aliases(change_aliases_operations=operations)
+
+    def drop_collection(self, name: str) -> None:
+        """Delete the chunk collection `name` (never the live one)."""
+        if name == self.live_collection():
+            raise ValueError(f"{name} is live; swap the alias away first")
+        with self._lock:
+            self._client.delete_collection(name)
 
     def _index_fields(self, collection: str, fields: tuple[str, ...]) -> None:
         if self._local:
@@ -104,13 +145,13 @@ class QdrantStore:
 
     # ---- chunks -------------------------------------------------------------------------------------
 
-    def existing_chunk_ids(self, ids: list[str]) -> set[str]:
-        """Which of `ids` are already stored."""
+    def existing_chunk_ids(self, ids: list[str], collection: str | None = None) -> set[str]:
+        """Which of `ids` are already stored (in `collection`, the live one by default)."""
         found: set[str] = set()
         for start in range(0, len(ids), _SCROLL_PAGE):
             with self._lock:
                 records = self._client.retrieve(
-                    self._chunks_alias,
+                    collection or self._chunks_alias,
                     ids[start : start + _SCROLL_PAGE],
                     with_payload=False,
                     with_vectors=False,
@@ -118,26 +159,53 @@ class QdrantStore:
             found.update(str(record.id) for record in records)
         return found
 
-    def upsert_chunks(self, points: list[ChunkPoint]) -> None:
+    def upsert_chunks(self, points: list[ChunkPoint], collection: str | None = None) -> None:
         for start in range(0, len(points), _WRITE_BATCH):
             batch = [
                 models.PointStruct(id=p.id, vector=p.vector.tolist(), payload=p.payload)
                 for p in points[start : start + _WRITE_BATCH]
             ]
             with self._lock:
-                self._client.upsert(self._chunks_alias, points=batch, wait=True)
+                self._client.upsert(collection or self._chunks_alias, points=batch, wait=True)
 
-    def chunk_ids_of(self, doc_id: str) -> set[str]:
+    def chunk_ids_of(self, doc_id: str, collection: str | None = None) -> set[str]:
         """Every chunk id stored for `doc_id`, whatever the record says (so orphans are found too)."""
-        return {str(point.id) for point in self._scroll(self._chunks_alias, _match("doc_id", doc_id))}
+        return {
+            str(point.id)
+            for point in self._scroll(collection or self._chunks_alias, _match("doc_id", doc_id))
+        }
 
-    def delete_chunks(self, ids: list[str]) -> None:
+    def chunk_ids(self, collection: str) -> dict[str, str]:
+        """Every chunk of `collection`: point id to document id (ids only, no text or vectors)."""
+        return {
+            str(point.id): str((point.payload or {}).get("doc_id", ""))
+            for point in self._scroll(collection, None, with_payload=["doc_id"])
+        }
+
+    def chunk_payloads(self, ids: list[str], collection: str) -> dict[str, dict[str, Any]]:
+        """The payloads (text, heading, title...) of the chunks `ids` of `collection` that exist."""
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), _SCROLL_PAGE):
+            with self._lock:
+                records = self._client.retrieve(
+                    collection, ids[start : start + _SCROLL_PAGE], with_payload=True
+                )
+            found.update((str(record.id), dict(record.payload or {})) for record in records)
+        return found
+
+    def delete_chunks(self, ids: list[str], collection: str | None = None) -> None:
         for start in range(0, len(ids), _WRITE_BATCH):
             selector = models.PointIdsList(points=list(ids[start : start + _WRITE_BATCH]))
             with self._lock:
-                self._client.delete(self._chunks_alias, points_selector=selector, wait=True)
+                self._client.delete(collection or self._chunks_alias, points_selector=selector, wait=True)
 
-    def search(self, vector: np.ndarray, limit: int, where: dict[str, str] | None = None) -> list[Hit]:
+    def search(
+        self,
+        vector: np.ndarray,
+        limit: int,
+        where: dict[str, str] | None = None,
+        collection: str | None = None,
+    ) -> list[Hit]:
         """The `limit` nearest chunks matching `where`; freshrag's canary only when `where` asks for it."""
         conditions = [
             models.FieldCondition(key=k, match=models.MatchValue(value=v)) for k, v in (where or {}).items()
@@ -148,7 +216,7 @@ class QdrantStore:
         hide_canary = "source_kind" not in (where or {})
         with self._lock:
             response = self._client.query_points(
-                self._chunks_alias,
+                collection or self._chunks_alias,
                 query=vector.tolist(),
                 limit=limit + 1 if hide_canary else limit,
                 query_filter=query_filter,
@@ -182,9 +250,9 @@ class QdrantStore:
         ]
         return np.asarray(rows[:size], dtype=np.float32)
 
-    def all_chunk_payloads(self) -> Iterator[dict[str, Any]]:
-        """Every stored chunk's payload (for convergence checks and re-embedding)."""
-        for point in self._scroll(self._chunks_alias, None, with_payload=True):
+    def all_chunk_payloads(self, collection: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every stored chunk's payload (for convergence checks and training pairs)."""
+        for point in self._scroll(collection or self._chunks_alias, None, with_payload=True):
             yield dict(point.payload or {})
 
     # ---- document records ---------------------------------------------------------------------------
@@ -234,7 +302,7 @@ class QdrantStore:
             self._client.close()
 
     def _scroll(
-        self, collection: str, query_filter: models.Filter | None, *, with_payload: bool = False
+        self, collection: str, query_filter: models.Filter | None, *, with_payload: bool | list[str] = False
     ) -> Iterator[models.Record]:
         offset: Any = None
         while True:
@@ -254,6 +322,11 @@ class QdrantStore:
 
 def _match(key: str, value: str) -> models.Filter:
     return models.Filter(must=[models.FieldCondition(key=key, match=models.MatchValue(value=value))])
+
+
+def chunk_collection(model_version: str) -> str:
+    """The physical collection holding the chunks embedded by `model_version`."""
+    return f"{CHUNKS_ALIAS}__{_slug(model_version)}"
 
 
 def _slug(text: str) -> str:

@@ -96,10 +96,10 @@ def evaluate_quality(runtime: Runtime) -> Quality | None:
     folder = runtime.settings.golden_set
     if folder is None:
         return None
-    model = runtime.embedder.model_version
-    key = baseline_key(golden_set_name(folder), model)
+    collection, embedder = runtime.models.live()
+    key = baseline_key(golden_set_name(folder), embedder.model_version)
     quality = evaluate_golden_set(
-        folder, runtime.store, runtime.embedder, runtime.folders, runtime.health.get(key)
+        folder, runtime.store, embedder, runtime.folders, runtime.health.get(key), collection
     )
     if runtime.health.get(key) is None:
         runtime.health.put(key, quality.baseline)

@@ -70,8 +70,10 @@ def evaluate_golden_set(
     embedder: Embedder,
     folders: list[WatchedFolder],
     baseline: dict[str, float] | None,
+    collection: str | None = None,
 ) -> Quality:
-    """Score the live index on the golden set at `folder`; `baseline` None takes this run as the baseline."""
+    """Score the index (the live collection, or `collection` embedded by `embedder`) on the golden set at
+    `folder`; `baseline` None takes this run as the baseline."""
     started = time.perf_counter()
     queries = read_queries(folder)
     qrels, unresolved = resolve_judgments(read_qrels(folder, "test"), store, folders)
@@ -79,7 +81,7 @@ def evaluate_golden_set(
     vectors = embedder.embed([queries[query_id] for query_id in judged])
     rankings = {}
     for query_id, vector in zip(judged, vectors, strict=True):
-        hits = store.search(vector, _CHUNKS_PER_QUERY)
+        hits = store.search(vector, _CHUNKS_PER_QUERY, collection=collection)
         rankings[query_id] = list(dict.fromkeys(hit.payload["doc_id"] for hit in hits))
     scores = score(rankings, {query_id: qrels[query_id] for query_id in judged})
     measured = {name: scores[name] for name in METRICS}

@@ -1,0 +1,146 @@
+"""Which model embeds what: the live collection and its model for searches, every collection a change must
+reach for writes, and the loaded models themselves.
+
+A query is always embedded by the model of the collection it is about to search, and that collection is
+searched by name (never through the alias), so an alias swap between the two steps cannot pair a query vector
+with the other model's index. The alias is looked up at most once per `ALIAS_CACHE_SECONDS`; a switch keeps
+writing to the old collection for longer than that after the swap (see `freshrag.bluegreen`), so a search
+that still reads the old collection never reads a stale one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+from freshrag.embedding import Embedder, SentenceTransformerEmbedder
+from freshrag.registry import Backend, ModelRun, Registry, RunStatus
+from freshrag.settings import Settings
+from freshrag.store import QdrantStore, chunk_collection
+
+log = logging.getLogger(__name__)
+
+ALIAS_CACHE_SECONDS = 1.0
+_LOADED_MODELS = 3  # the live one, a candidate, and the one rolled back from
+
+
+class Target(NamedTuple):
+    """A chunk collection and the model that embeds for it."""
+
+    collection: str
+    embedder: Embedder
+
+
+class ModelCatalog:
+    """Loaded models by version, and the routing of reads and writes between collections. Thread-safe."""
+
+    def __init__(
+        self, settings: Settings, store: QdrantStore, registry: Registry, base: SentenceTransformerEmbedder
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._registry = registry
+        self._base = base
+        self._lock = threading.Lock()
+        self._loaded: dict[str, SentenceTransformerEmbedder] = {base.model_version: base}
+        self._alias: tuple[float, str] | None = None
+        self._runs: dict[str, ModelRun] = {}
+
+    @property
+    def registry(self) -> Registry:
+        return self._registry
+
+    @property
+    def base(self) -> SentenceTransformerEmbedder:
+        """The configured model (FRESHRAG_EMBEDDING_MODEL): the chunker's tokenizer, the first live model."""
+        return self._base
+
+    def record_base(self) -> None:
+        """Register the configured model as the first live one, once, when the registry is empty."""
+        if self._registry.runs():
+            return
+        collection = self._store.live_collection()
+        self._registry.put(
+            ModelRun(
+                version=self._base.model_version,
+                backend=Backend.BASE,
+                status=RunStatus.LIVE,
+                created_at=time.time(),
+                base_model=self._settings.embedding_model,
+                path=str(self._base.model_dir),
+                collection=collection,
+                trigger="configured model",
+            )
+        )
+
+    def live_collection(self, *, fresh: bool = False) -> str:
+        now = time.monotonic()
+        with self._lock:
+            cached = self._alias
+        if not fresh and cached is not None and now - cached[0] < ALIAS_CACHE_SECONDS:
+            return cached[1]
+        collection = self._store.live_collection()
+        with self._lock:
+            self._alias = (now, collection)
+        return collection
+
+    def live(self) -> Target:
+        """The collection searches read and the model that embeds their queries."""
+        collection = self.live_collection()
+        return Target(collection, self.embedder_for(collection))
+
+    def live_version(self) -> str:
+        return self.live().embedder.model_version
+
+    def write_targets(self) -> list[Target]:
+        """Every collection a change must reach now, live first. Call it while holding the document's lock:
+        a switch waits for the locks held when it began (see `freshrag.bluegreen.barrier`)."""
+        also = self._registry.write_also()  # before the alias: a swap never hides the new live collection
+        live = self._store.live_collection()
+        return [Target(name, self.embedder_for(name)) for name in dict.fromkeys([live, *also])]
+
+    def embedder_for(self, collection: str) -> Embedder:
+        with self._lock:
+            run = self._runs.get(collection)
+        if run is None:
+            run = self._registry.by_collection(collection)
+            if run is not None:  # a collection's name comes from its version: this never changes
+                with self._lock:
+                    self._runs[collection] = run
+        if run is None:
+            if collection != chunk_collection(self._base.model_version):
+                log.warning("no registered model for %s; embedding with the configured model", collection)
+            return self._base
+        return self.embedder(run)
+
+    def embedder(self, run: ModelRun) -> SentenceTransformerEmbedder:
+        """The loaded model of `run` (exported to the serving backend on first use)."""
+        with self._lock:
+            loaded = self._loaded.get(run.version)
+            if loaded is not None:
+                return loaded
+            if run.path is None:
+                raise ValueError(f"model {run.version} has no local folder (backend {run.backend})")
+            log.info("loading model %s from %s", run.version, run.path)
+            loaded = SentenceTransformerEmbedder(
+                Path(run.path),
+                self._settings.embedding_backend,
+                self._settings.models_dir,
+                self._settings.embedding_batch_size,
+            )
+            self._loaded[run.version] = loaded
+            self._evict(keep=run.version)
+            return loaded
+
+    def _evict(self, keep: str) -> None:
+        while len(self._loaded) > _LOADED_MODELS:
+            oldest = next(v for v in self._loaded if v not in (keep, self._base.model_version))
+            del self._loaded[oldest]
+
+    def forget_alias(self) -> None:
+        """Look the alias up again on the next search (this process just swapped it)."""
+        with self._lock:
+            self._alias = None
