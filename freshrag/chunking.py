@@ -56,13 +56,17 @@ class Chunker:
             prefix = self._prefix(document.title, section.heading)
             budget = max(self._max - self._count(prefix) - 2, self._max // 2)
             for body in self._bodies(section, budget):
-                embed_text = f"{prefix}\n\n{body}" if prefix else body
+                embed_text = _joined(prefix, body)
                 digest = hashlib.sha256(embed_text.encode()).hexdigest()
                 occurrence = seen.get(digest, 0)
                 seen[digest] = occurrence + 1
                 key = digest if occurrence == 0 else f"{digest}#{occurrence}"
                 chunks.append(Chunk(text=body, heading=section.heading, embed_text=embed_text, key=key))
         return chunks
+
+    def embed_text(self, title: str, heading: tuple[str, ...], body: str) -> str:
+        """What the model sees for a stored chunk (re-embedding needs the stored text, never the source)."""
+        return _joined(self._prefix(title, heading), body)
 
     def _prefix(self, title: str, heading: tuple[str, ...]) -> str:
         parts = [title.strip()] if title.strip() else []
@@ -105,6 +109,10 @@ class Chunker:
             splitter = TextSplitter.from_callback(self._count, (max(capacity * 3 // 4, 1), capacity))
             self._splitters[capacity] = splitter
         return splitter
+
+
+def _joined(prefix: str, body: str) -> str:
+    return f"{prefix}\n\n{body}" if prefix else body
 
 
 def _is_anchor(paragraph: str) -> bool:

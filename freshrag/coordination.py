@@ -14,6 +14,7 @@ from freshrag.locks import DocumentLocks, InProcessLocks, RedisLocks
 from freshrag.pending import InProcessPending, PendingChanges, RedisPending
 from freshrag.queue import ChangeQueue, make_client
 from freshrag.settings import Settings
+from freshrag.training.feedback import FeedbackLog, open_feedback
 from freshrag.webhooks.entries import EntryJournal, RedisEntryJournal, SqliteEntryJournal
 
 
@@ -25,6 +26,7 @@ class Coordination:
     dead_letters: DeadLetters
     journal: EntryJournal
     health: HealthState
+    feedback: FeedbackLog
 
 
 def open_coordination(settings: Settings) -> Coordination:
@@ -34,6 +36,7 @@ def open_coordination(settings: Settings) -> Coordination:
     dead_letters: DeadLetters
     journal: EntryJournal
     health: HealthState
+    feedback: FeedbackLog
     caps = {CHANGES: 1000, QUERIES: max(2 * settings.drift_window, 1000)}
     if settings.embedded:
         pending = InProcessPending(settings.task_expires_seconds, settings.reindex_interval_seconds)
@@ -41,6 +44,7 @@ def open_coordination(settings: Settings) -> Coordination:
         dead_letters = SqliteDeadLetters(settings.data_dir / "dead-letters.sqlite3")
         journal = SqliteEntryJournal(settings.data_dir / "webhooks.sqlite3")
         health = SqliteHealthState(settings.data_dir / "health.sqlite3", caps)
+        feedback = open_feedback(settings, None)
     else:
         client = redis.Redis.from_url(
             settings.broker_url, socket_connect_timeout=3, socket_timeout=10, health_check_interval=30
@@ -50,8 +54,9 @@ def open_coordination(settings: Settings) -> Coordination:
         dead_letters = RedisDeadLetters(client)
         journal = RedisEntryJournal(client)
         health = RedisHealthState(client, caps)
+        feedback = open_feedback(settings, client)
     queue = ChangeQueue(make_client(settings), pending, settings.task_expires_seconds)
-    return Coordination(queue, pending, locks, dead_letters, journal, health)
+    return Coordination(queue, pending, locks, dead_letters, journal, health, feedback)
 
 
 def replay_dead_letters(dead_letters: DeadLetters, queue: ChangeQueue) -> int:

@@ -25,6 +25,20 @@ class LockTimeoutError(RuntimeError):
 class DocumentLocks(Protocol):
     def hold(self, doc_id: str) -> AbstractContextManager[None]: ...
 
+    def held(self) -> list[str]:
+        """The documents locked right now, by any worker."""
+        ...
+
+
+def barrier(locks: DocumentLocks) -> int:
+    """Wait until every document locked now has been released once: a change that began before this call
+    has finished when it returns. Returns how many locks it waited for."""
+    held = locks.held()
+    for doc_id in held:
+        with locks.hold(doc_id):
+            pass
+    return len(held)
+
 
 class InProcessLocks:
     """Locks for the embedded mode, where every worker is a thread of one process."""
@@ -32,6 +46,10 @@ class InProcessLocks:
     def __init__(self) -> None:
         self._guard = threading.Lock()
         self._locks: dict[str, tuple[threading.Lock, int]] = {}
+
+    def held(self) -> list[str]:
+        with self._guard:
+            return list(self._locks)
 
     @contextmanager
     def hold(self, doc_id: str) -> Iterator[None]:
@@ -64,6 +82,12 @@ class RedisLocks:
         self._guard = threading.Lock()
         self._held: dict[str, Lock] = {}
         self._renewer: threading.Thread | None = None
+
+    def held(self) -> list[str]:
+        return [
+            (key.decode() if isinstance(key, bytes) else str(key))[len(self.PREFIX) :]
+            for key in self._client.scan_iter(match=self.PREFIX + "*", count=1000)
+        ]
 
     @contextmanager
     def hold(self, doc_id: str) -> Iterator[None]:

@@ -22,6 +22,7 @@ from freshrag.settings import Settings
 from freshrag.sources import IgnoreRules, WatchedFolder
 from freshrag.store import QdrantStore, open_store
 from freshrag.telemetry import Metrics
+from freshrag.training.feedback import FeedbackLog
 from freshrag.webhooks.entries import EntryJournal
 from freshrag.webhooks.loading import EntryLoader
 
@@ -40,6 +41,7 @@ class Runtime:
     dead_letters: DeadLetters
     journal: EntryJournal
     health: HealthState
+    feedback: FeedbackLog
     locks: DocumentLocks
     metrics: Metrics
     rules: IgnoreRules
@@ -95,6 +97,7 @@ def build_runtime(
         dead_letters=shared.dead_letters,
         journal=shared.journal,
         health=shared.health,
+        feedback=shared.feedback,
         locks=shared.locks,
         metrics=metrics,
         rules=IgnoreRules(settings.ignore_patterns),

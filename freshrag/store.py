@@ -193,6 +193,22 @@ class QdrantStore:
             found.update((str(record.id), dict(record.payload or {})) for record in records)
         return found
 
+    def chunk_vectors(self, ids: list[str], collection: str) -> dict[str, tuple[dict[str, Any], np.ndarray]]:
+        """The payload and vector of each of the chunks `ids` of `collection` that exist."""
+        found: dict[str, tuple[dict[str, Any], np.ndarray]] = {}
+        for start in range(0, len(ids), _SCROLL_PAGE):
+            with self._lock:
+                records = self._client.retrieve(
+                    collection, ids[start : start + _SCROLL_PAGE], with_payload=True, with_vectors=True
+                )
+            for record in records:
+                if isinstance(record.vector, list):
+                    found[str(record.id)] = (
+                        dict(record.payload or {}),
+                        np.asarray(record.vector, np.float32),
+                    )
+        return found
+
     def delete_chunks(self, ids: list[str], collection: str | None = None) -> None:
         for start in range(0, len(ids), _WRITE_BATCH):
             selector = models.PointIdsList(points=list(ids[start : start + _WRITE_BATCH]))

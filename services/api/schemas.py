@@ -68,3 +68,28 @@ class StatusOut(BaseModel):
     drift: dict[str, dict[str, Any] | None]
     quality: dict[str, Any] | None
     knowledge_gaps: list[KnowledgeGapOut]
+
+
+class FeedbackIn(BaseModel):
+    """A user's judgement of one search result: the training signal of the fine-tune job."""
+
+    query: str = Field(
+        min_length=1,
+        max_length=4096,
+        description="The query as searched; 1 to 4096 characters once stripped.",
+    )
+    doc_id: str = Field(min_length=1, max_length=2048, description="The `doc_id` of a search result.")
+    relevant: bool = Field(True, description="Whether the document answered the query.")
+
+
+class FeedbackOut(BaseModel):
+    seq: int = Field(description="The feedback's position in the log, from 1.")
+    query: str
+    doc_id: str
+    relevant: bool
+    at: float
+
+
+class FeedbackListOut(BaseModel):
+    feedback: list[FeedbackOut] = Field(description="Newest first.")
+    total: int = Field(description="How many feedbacks were ever given.")

@@ -1,0 +1,1 @@
+"""Fine-tuning: training pairs, the local trainer, the OpenAI backend, the gate."""

@@ -1,0 +1,283 @@
+"""One fine-tune run of the embedding model, from training pairs to a live (or rejected) model:
+
+    pairs -> train (from the live model) -> export to the serving backend -> re-embed into the candidate's
+    collection (live changes reach both) -> golden set, candidate beside live -> gate -> swap, or drop
+
+Every step is recorded in the model registry as it happens (`stage`, `progress`), so `freshrag models list`
+and `freshrag finetune --now` show where a run is. One run at a time, across every process (`exclusive`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from freshrag.bluegreen import Switch
+from freshrag.embedding import Embedder
+from freshrag.evaluation import read_queries
+from freshrag.health import checks
+from freshrag.health.drift import KINDS
+from freshrag.health.quality import QUALITY_RESULT, baseline_key, evaluate_golden_set, golden_set_name
+from freshrag.locks import LockTimeoutError, RedisLocks
+from freshrag.registry import METRIC_NAMES, Backend, ModelRun, RunStatus
+from freshrag.runtime import Runtime
+from freshrag.training import pairs as training_pairs
+from freshrag.training.gate import judge
+from freshrag.training.local import TrainingOptions, train_local
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+LOCAL = Backend.LOCAL.value
+
+
+class RunInProgressError(RuntimeError):
+    """Another fine-tune run (or model switch) holds the lock."""
+
+
+class _RunLocks(RedisLocks):
+    PREFIX = "freshrag:run-lock:"  # apart from document locks: a switch's barrier must not wait for itself
+
+
+@contextmanager
+def exclusive(runtime: Runtime, what: str = "model") -> Iterator[None]:
+    """Hold the one lock of fine-tune runs and model switches; `RunInProgressError` when it is taken."""
+    settings = runtime.settings
+    if settings.embedded:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(settings.data_dir / "model-switch.lock"), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise RunInProgressError("a fine-tune run or a model switch is already under way") from None
+        try:
+            yield
+        finally:
+            lock.release()
+        return
+    import redis
+
+    client = redis.Redis.from_url(settings.broker_url, socket_connect_timeout=3, socket_timeout=10)
+    try:
+        with _RunLocks(client, ttl_seconds=60, wait_seconds=0.05).hold(what):
+            yield
+    except LockTimeoutError:
+        raise RunInProgressError("a fine-tune run or a model switch is already under way") from None
+
+
+def should_train(runtime: Runtime) -> str | None:
+    """Why the scheduled check should train now, or None: enough new feedback, drift over its threshold,
+    or golden-set quality below its baseline."""
+    settings, registry = runtime.settings, runtime.registry
+    new = runtime.feedback.count() - registry.feedback_trained_through()
+    if new >= settings.finetune_min_new_pairs:
+        return f"{new} new feedback pairs (at least {settings.finetune_min_new_pairs})"
+    live = runtime.embedder.model_version
+    if settings.finetune_on_drift:
+        for kind in KINDS:
+            result = checks.current(runtime.health.get(checks.drift_key(kind)), live)
+            if result is not None and result.get("over"):
+                return f"{kind} drift {result['value']:.4f} over its threshold {result['threshold']:.4f}"
+    if settings.finetune_on_quality_drop:
+        quality = checks.current(runtime.health.get(QUALITY_RESULT), live)
+        if quality is not None:
+            for name in METRIC_NAMES:
+                if quality[name] < quality["baseline"][name] - settings.finetune_tolerance:
+                    return f"{name} {quality[name]:.4f} below its baseline {quality['baseline'][name]:.4f}"
+    return None
+
+
+def new_version(base: str, now: float) -> str:
+    return f"{base}-ft-{datetime.fromtimestamp(now, UTC):%Y%m%d-%H%M%S}"
+
+
+def fine_tune(runtime: Runtime, trigger: str, progress: Progress, version: str | None = None) -> ModelRun:
+    """Train, evaluate and promote or reject one candidate (the caller holds `exclusive`)."""
+    settings, registry = runtime.settings, runtime.registry
+    started = time.time()
+    live_run = registry.by_collection(runtime.models.live_collection(fresh=True))
+    run = ModelRun(
+        version=version or new_version(runtime.models.base.model_version, started),
+        backend=Backend.LOCAL,
+        status=RunStatus.CANDIDATE,
+        created_at=started,
+        base_model=settings.embedding_model,
+        parent=live_run.version if live_run else runtime.embedder.model_version,
+        trigger=trigger,
+    )
+    _settle_interrupted(runtime)
+    reporter = _Reporter(runtime, run, progress)
+    try:
+        _run(runtime, run, reporter)
+    except Exception as exc:
+        log.exception("fine-tune %s failed", run.version)
+        run.status, run.reason, run.stage = RunStatus.FAILED, f"{type(exc).__name__}: {exc}", ""
+        _abandon(runtime, run)
+        runtime.metrics.finetune_runs.labels(LOCAL, "failed").inc()
+    run.duration_s = round(time.time() - started, 3)
+    registry.put(run)
+    return run
+
+
+def _run(runtime: Runtime, run: ModelRun, reporter: _Reporter) -> None:
+    settings, registry = runtime.settings, runtime.registry
+    golden = settings.golden_set
+    if golden is None:
+        raise ValueError("fine-tuning needs a golden set for its gate: set FRESHRAG_GOLDEN_SET")
+    live_collection, live_embedder = runtime.models.live()
+    reporter.stage("collecting pairs")
+    seen = runtime.feedback.count()
+    pairs, sources = _pairs(runtime, live_collection, live_embedder, golden)
+    run.pairs, run.pair_sources = len(pairs), sources
+    reporter.stage("training")
+    live_run = registry.by_collection(live_collection)
+    start_from = Path(live_run.path) if live_run and live_run.path else runtime.models.base.model_dir
+    destination = settings.data_dir / "finetuned" / run.version
+    result = train_local(
+        start_from,
+        pairs,
+        destination,
+        TrainingOptions(
+            epochs=settings.finetune_epochs,
+            batch_size=settings.finetune_batch_size,
+            learning_rate=settings.finetune_learning_rate,
+            max_seconds=settings.finetune_max_seconds,
+        ),
+        reporter.progress,
+    )
+    run.path, run.loss = str(destination), result.loss
+    run.timings["training"] = result.seconds
+    reporter.stage("exporting")
+    timer = time.perf_counter()
+    runtime.models.embedder(run)  # the serving backend (ONNX int8 by default), exported once
+    run.timings["export"] = round(time.perf_counter() - timer, 3)
+    reporter.stage("re-embedding")
+    switch = Switch(runtime.store, runtime.models, runtime.locks, runtime.chunker, reporter.progress)
+    report = switch.prepare(run)
+    run.timings["re-embed"] = report.seconds
+    reporter.stage("evaluating")
+    timer = time.perf_counter()
+    live_metrics = _metrics(runtime, golden, live_collection, live_embedder)
+    candidate_metrics = _metrics(runtime, golden, run.collection or "", runtime.models.embedder(run))
+    run.timings["evaluation"] = round(time.perf_counter() - timer, 3)
+    run.metrics, run.baseline_metrics = candidate_metrics, live_metrics
+    verdict = judge(candidate_metrics, live_metrics, settings.finetune_margin, settings.finetune_tolerance)
+    run.reason = verdict.reason
+    if verdict.promote:
+        reporter.stage("promoting")
+        promote(runtime, run, switch)
+        runtime.metrics.finetune_runs.labels(LOCAL, "promoted").inc()
+    else:
+        log.info("candidate %s rejected: %s", run.version, verdict.reason)
+        run.status, run.stage = RunStatus.REJECTED, ""
+        switch.abandon(run)
+        runtime.metrics.finetune_runs.labels(LOCAL, "rejected").inc()
+    registry.set_feedback_trained_through(seen)
+
+
+def promote(runtime: Runtime, run: ModelRun, switch: Switch) -> None:
+    """Swap `run` (prepared) live, then the follow-ups: the model info metric, the drift reference, the
+    golden-set baseline of the new model, the collections no longer kept."""
+    switch.swap(run)
+    runtime.metrics.model_info.clear()
+    runtime.metrics.model_info.labels(run.version, runtime.settings.embedding_model).set(1)
+    checks.reset_corpus_reference(runtime)
+    if runtime.settings.golden_set is not None and run.metrics is not None:
+        key = baseline_key(golden_set_name(runtime.settings.golden_set), run.version)
+        if runtime.health.get(key) is None:
+            runtime.health.put(key, run.metrics)
+    switch.drop_retired(runtime.settings.models_keep)
+
+
+def _pairs(
+    runtime: Runtime, collection: str, embedder: Embedder, golden: Path
+) -> tuple[list[training_pairs.Pair], dict[str, int]]:
+    settings = runtime.settings
+    exclude = {training_pairs.normalise(query) for query in read_queries(golden).values()}
+    judged = training_pairs.latest_relevant(runtime.feedback.entries(), exclude)[
+        : settings.finetune_max_pairs
+    ]
+    found = training_pairs.feedback_pairs(
+        judged, runtime.store, collection, embedder, runtime.chunker.embed_text
+    )
+    llm = _llm_pairs(runtime, collection)
+    room = max(settings.finetune_max_pairs - len(found) - len(llm), 0)
+    corpus = training_pairs.corpus_pairs(
+        runtime.store.all_chunk_payloads(collection), min(settings.finetune_corpus_pairs, room)
+    )
+    chosen = found + llm + corpus
+    return chosen, {
+        training_pairs.FEEDBACK: len(found),
+        training_pairs.LLM: len(llm),
+        training_pairs.CORPUS: len(corpus),
+    }
+
+
+def _llm_pairs(runtime: Runtime, collection: str) -> list[training_pairs.Pair]:
+    settings = runtime.settings
+    if settings.finetune_llm_queries <= 0 or settings.openai_api_key is None:
+        return []
+    from freshrag.training.llm_queries import write_queries
+    from freshrag.training.openai_tuning import openai_client
+
+    passages = training_pairs.sample_passages(
+        runtime.store.all_chunk_payloads(collection), settings.finetune_llm_queries
+    )
+    written = write_queries(openai_client(settings), settings.openai_query_model, passages)
+    return [training_pairs.Pair(question, passage, training_pairs.LLM) for question, passage in written]
+
+
+def _metrics(runtime: Runtime, golden: Path, collection: str, embedder: Embedder) -> dict[str, float]:
+    quality = evaluate_golden_set(golden, runtime.store, embedder, runtime.folders, None, collection)
+    return {name: round(float(getattr(quality, name)), 6) for name in METRIC_NAMES}
+
+
+def _abandon(runtime: Runtime, run: ModelRun) -> None:
+    if run.collection is None or run.collection == runtime.models.live_collection(fresh=True):
+        return
+    try:
+        Switch(runtime.store, runtime.models, runtime.locks, runtime.chunker).abandon(run)
+    except Exception:
+        log.exception("could not drop the collection %s of %s", run.collection, run.version)
+
+
+def _settle_interrupted(runtime: Runtime) -> None:
+    """A local candidate found while holding the lock belongs to a run that died: record it as failed and
+    drop its collection."""
+    for stale in runtime.registry.runs():
+        if stale.backend is Backend.LOCAL and stale.status is RunStatus.CANDIDATE:
+            stale.status, stale.stage = RunStatus.FAILED, ""
+            stale.reason = "interrupted (its process stopped before the run finished)"
+            runtime.registry.put(stale)
+            _abandon(runtime, stale)
+
+
+class _Reporter:
+    """Records a run's stage and progress in the registry (at most every second) and passes progress on."""
+
+    def __init__(self, runtime: Runtime, run: ModelRun, progress: Progress) -> None:
+        self._registry = runtime.registry
+        self._run = run
+        self._progress = progress
+        self._saved = 0.0
+
+    def stage(self, name: str) -> None:
+        log.info("fine-tune %s: %s", self._run.version, name)
+        self._run.stage = name
+        self._run.progress = {"stage": name, "done": 0, "total": 0}
+        self._registry.put(self._run)
+        self._progress(name, 0, 0)
+
+    def progress(self, stage: str, done: int, total: int) -> None:
+        self._run.progress = {"stage": stage, "done": done, "total": total}
+        now = time.monotonic()
+        if now - self._saved >= 1.0 or done >= total:
+            self._saved = now
+            self._registry.put(self._run)
+        self._progress(stage, done, total)
