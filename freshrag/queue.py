@@ -14,11 +14,12 @@ from typing import Any
 
 import redis
 from celery import Celery
+from celery.schedules import crontab
 from kombu.exceptions import OperationalError
 
 from freshrag.documents import Change
 from freshrag.pending import PendingChanges
-from freshrag.settings import Settings
+from freshrag.settings import Settings, cron_fields
 
 INDEX_DOCUMENT = "freshrag.index_document"
 RECONCILE_FOLDER = "freshrag.reconcile_folder"
@@ -27,7 +28,15 @@ SYNC_REPOSITORY = "freshrag.sync_repository"
 CANARY = "freshrag.canary"
 MEASURE_DRIFT = "freshrag.measure_drift"
 EVALUATE_GOLDEN_SET = "freshrag.evaluate_golden_set"
+FINETUNE_CHECK = "freshrag.finetune_check"
+FINETUNE = "freshrag.finetune"
+SWITCH_MODEL = "freshrag.switch_model"
+POLL_OPENAI_JOBS = "freshrag.poll_openai_jobs"
 INDEXING_QUEUE = "freshrag.indexing"
+# Fine-tune runs and model switches take minutes: a queue of their own, so they never hold up indexing.
+TRAINING_QUEUE = "freshrag.training"
+QUEUES = (INDEXING_QUEUE, TRAINING_QUEUE)
+TRAINING_TASKS = (FINETUNE_CHECK, FINETUNE, SWITCH_MODEL, POLL_OPENAI_JOBS)
 RETRY_AFTER_SECONDS = 5
 
 
@@ -61,6 +70,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # Ingress learns quickly that the broker is down, and keeps the change to send it again later.
         "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
         "task_default_queue": INDEXING_QUEUE,
+        "task_routes": {task: {"queue": TRAINING_QUEUE} for task in TRAINING_TASKS},
         "task_serializer": "json",
         "accept_content": ["json"],
         "task_ignore_result": True,
@@ -73,8 +83,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 
 
 def beat_schedule(settings: Settings) -> dict[str, Any]:
-    """The periodic tasks: the reconcile safety net and the monitoring checks, each skipped when its interval
-    is 0. Each run expires after one interval, so a stopped worker never finds a pile of stale runs."""
+    """The periodic tasks: the reconcile safety net, the monitoring checks and the polling of OpenAI jobs,
+    each skipped when its interval is 0, and the fine-tune check on its cron schedule. Each run expires after
+    one interval, so a stopped worker never finds a pile of stale runs."""
     periodic = {
         "reconcile-watched-folders": (RECONCILE_WATCHED, settings.reconcile_interval_seconds),
         "canary": (CANARY, settings.canary_interval_seconds),
@@ -82,12 +93,22 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
         # Scheduled whatever the scheduler's own settings say: the workers that run it have the golden set
         # (FRESHRAG_GOLDEN_SET), and one without it skips the run.
         "evaluate-golden-set": (EVALUATE_GOLDEN_SET, settings.golden_interval_seconds),
+        # Polled whatever the scheduler knows: a worker without FRESHRAG_OPENAI_API_KEY has nothing to poll.
+        "poll-openai-jobs": (POLL_OPENAI_JOBS, settings.openai_poll_seconds),
     }
-    return {
+    schedule: dict[str, Any] = {
         name: {"task": task, "schedule": interval, "options": {"expires": interval}}
         for name, (task, interval) in periodic.items()
         if interval > 0
     }
+    if settings.finetune_schedule:
+        minute, hour, day_of_month, month, day_of_week = cron_fields(settings.finetune_schedule)
+        schedule["finetune-check"] = {
+            "task": FINETUNE_CHECK,
+            "schedule": crontab(minute, hour, day_of_week, day_of_month, month),
+            "options": {"expires": 3600},
+        }
+    return schedule
 
 
 def make_client(settings: Settings) -> Celery:
@@ -167,6 +188,11 @@ class ChangeQueue:
                 queue=INDEXING_QUEUE,
                 expires=self._expires,
             )
+
+    def request(self, task: str, **kwargs: Any) -> None:
+        """Ask a worker to run `task` (a fine-tune run, a model switch) by name."""
+        with _broker_errors():
+            self._client.send_task(task, kwargs=kwargs, queue=TRAINING_QUEUE, expires=self._expires)
 
     def ping(self) -> None:
         """Raise `BrokerUnavailableError` if the broker cannot be reached."""

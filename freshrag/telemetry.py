@@ -95,6 +95,14 @@ class Metrics:
             ["backend", "outcome"],
             registry=r,
         )
+        self.feedback = Counter(
+            "freshrag_feedback_total",
+            "User feedback stored for fine-tuning (POST /feedback), by judgement (relevant true or false).",
+            ["relevant"],
+            registry=r,
+        )
+        for relevant in ("true", "false"):
+            self.feedback.labels(relevant)
         # Series that alerts and dashboards read exist from the start, at zero.
         for outcome in CANARY_OUTCOMES:
             self.canary_runs.labels(outcome)

@@ -19,11 +19,11 @@ from celery.signals import worker_ready, worker_shutdown
 from freshrag.coordination import open_coordination
 from freshrag.health.collector import HEARTBEAT_SECONDS
 from freshrag.health.state import HealthState
-from freshrag.queue import INDEXING_QUEUE, beat_schedule, celery_config
+from freshrag.queue import QUEUES, beat_schedule, celery_config
 from freshrag.runtime import Runtime, build_runtime
 from freshrag.settings import load_settings
 
-app = Celery("freshrag", include=["workers.indexing", "workers.evaluation"])
+app = Celery("freshrag", include=["workers.indexing", "workers.evaluation", "workers.training"])
 
 _runtime: Runtime | None = None
 _runtime_lock = threading.Lock()
@@ -109,8 +109,9 @@ class InProcessWorker:
         settings = runtime.settings
         self._worker = app.WorkController(
             pool_cls="threads",
-            concurrency=settings.worker_concurrency,
-            queues=[INDEXING_QUEUE],
+            # One thread more than indexing needs: a fine-tune run or a model switch takes one for minutes.
+            concurrency=settings.worker_concurrency + 1,
+            queues=list(QUEUES),
             without_heartbeat=settings.embedded,
             without_mingle=True,
             without_gossip=True,

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from freshrag.cli.client import ApiClient, InstanceUnreachableError
+from freshrag.cli.models import finetune, models_app, use_settings
 from freshrag.cli.render import print_search, print_status
 from freshrag.evaluation import DatasetError
 from freshrag.queue import BrokerUnavailableError
@@ -88,7 +89,13 @@ def watcher(watch: WatchOption = None) -> None:
 
 
 @app.command()
-def worker(concurrency: Annotated[int | None, typer.Option(help="Worker processes.")] = None) -> None:
+def worker(
+    concurrency: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    queues: Annotated[
+        str,
+        typer.Option(help="Queues to consume: freshrag.indexing, freshrag.training (fine-tuning), or both."),
+    ] = "freshrag.indexing,freshrag.training",
+) -> None:
     """Run a Celery worker (distributed mode), serving its metrics on FRESHRAG_METRICS_PORT."""
     from freshrag.cli.worker_metrics import export_worker_metrics
 
@@ -96,14 +103,18 @@ def worker(concurrency: Annotated[int | None, typer.Option(help="Worker processe
     _distributed(settings, "worker")
     export_worker_metrics(settings)  # before the task code creates its metrics
 
-    from freshrag.queue import INDEXING_QUEUE
+    from freshrag.queue import QUEUES
     from workers.app import app as celery_app
+
+    unknown = set(queues.split(",")) - set(QUEUES)
+    if unknown:
+        raise SettingsError(f"--queues: unknown {sorted(unknown)}; queues: {', '.join(QUEUES)}")
 
     celery_app.worker_main(
         [
             "worker",
             f"--loglevel={settings.log_level}",
-            f"--queues={INDEXING_QUEUE}",
+            f"--queues={queues}",
             f"--concurrency={settings.worker_concurrency}",
         ]
     )
@@ -248,6 +259,11 @@ def evaluate(
         f"[dim]{result['documents']} documents, {result['chunks']} chunks, {result['queries']} queries; "
         f"indexed in {result['index_seconds']} s, searched in {result['search_seconds']} s[/]"
     )
+
+
+app.command()(finetune)
+app.add_typer(models_app, name="models")
+use_settings(_settings)
 
 
 def main() -> None:

@@ -97,21 +97,42 @@ def new_version(base: str, now: float) -> str:
     return f"{base}-ft-{datetime.fromtimestamp(now, UTC):%Y%m%d-%H%M%S}"
 
 
-def fine_tune(runtime: Runtime, trigger: str, progress: Progress, version: str | None = None) -> ModelRun:
-    """Train, evaluate and promote or reject one candidate (the caller holds `exclusive`)."""
-    settings, registry = runtime.settings, runtime.registry
-    started = time.time()
-    live_run = registry.by_collection(runtime.models.live_collection(fresh=True))
+def queued_run(runtime: Runtime, trigger: str, version: str | None = None) -> ModelRun:
+    """A new local run, recorded as a candidate before it starts (so a caller can follow it by version)."""
+    now = time.time()
+    live = runtime.registry.by_collection(runtime.models.live_collection(fresh=True))
     run = ModelRun(
-        version=version or new_version(runtime.models.base.model_version, started),
+        version=version or new_version(runtime.models.base.model_version, now),
         backend=Backend.LOCAL,
         status=RunStatus.CANDIDATE,
-        created_at=started,
-        base_model=settings.embedding_model,
-        parent=live_run.version if live_run else runtime.embedder.model_version,
+        created_at=now,
+        base_model=runtime.settings.embedding_model,
+        parent=live.version if live else runtime.embedder.model_version,
         trigger=trigger,
+        stage="queued",
     )
-    _settle_interrupted(runtime)
+    runtime.registry.put(run)
+    return run
+
+
+def run_in_progress(runtime: Runtime) -> ModelRun | None:
+    """The local run being trained or evaluated now, if any."""
+    return next(
+        (
+            run
+            for run in runtime.registry.runs()
+            if run.backend is Backend.LOCAL and run.status is RunStatus.CANDIDATE
+        ),
+        None,
+    )
+
+
+def fine_tune(runtime: Runtime, trigger: str, progress: Progress, version: str | None = None) -> ModelRun:
+    """Train, evaluate and promote or reject one candidate (the caller holds `exclusive`)."""
+    registry = runtime.registry
+    started = time.time()
+    run = (registry.get(version) if version else None) or queued_run(runtime, trigger, version)
+    _settle_interrupted(runtime, run.version)
     reporter = _Reporter(runtime, run, progress)
     try:
         _run(runtime, run, reporter)
@@ -247,11 +268,15 @@ def _abandon(runtime: Runtime, run: ModelRun) -> None:
         log.exception("could not drop the collection %s of %s", run.collection, run.version)
 
 
-def _settle_interrupted(runtime: Runtime) -> None:
-    """A local candidate found while holding the lock belongs to a run that died: record it as failed and
-    drop its collection."""
+def _settle_interrupted(runtime: Runtime, current: str) -> None:
+    """Another local candidate found while holding the lock belongs to a run that died: record it as failed
+    and drop its collection."""
     for stale in runtime.registry.runs():
-        if stale.backend is Backend.LOCAL and stale.status is RunStatus.CANDIDATE:
+        if (
+            stale.backend is Backend.LOCAL
+            and stale.status is RunStatus.CANDIDATE
+            and stale.version != current
+        ):
             stale.status, stale.stage = RunStatus.FAILED, ""
             stale.reason = "interrupted (its process stopped before the run finished)"
             runtime.registry.put(stale)

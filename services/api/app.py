@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -17,6 +20,8 @@ from freshrag.queue import RETRY_AFTER_SECONDS, BrokerUnavailableError
 from freshrag.runtime import Runtime
 from freshrag.search import SearchResponse
 from freshrag.status import collect_status, gaps
+from services.api.feedback import feedback_router
+from services.api.models import models_router
 from services.api.schemas import (
     DocumentListOut,
     DocumentOut,
@@ -50,6 +55,15 @@ def create_app(runtime: Runtime) -> FastAPI:
         return JSONResponse(
             {"detail": str(exc)}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
         )
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        """FastAPI's 422, written so that any input can be echoed: its own fails (a 500) on a JSON string
+        holding a lone surrogate ("\\ud800") and on a body that is not UTF-8."""
+        errors = jsonable_encoder(
+            exc.errors(), custom_encoder={bytes: lambda raw: raw.decode("utf-8", "replace")}
+        )
+        return Response(json.dumps({"detail": errors}), status_code=422, media_type="application/json")
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -145,14 +159,25 @@ def create_app(runtime: Runtime) -> FastAPI:
         return {"replayed": replay_dead_letters(runtime.dead_letters, runtime.queue)}
 
     app.include_router(webhook_router(runtime))
+    app.include_router(
+        feedback_router(runtime, lambda fb: runtime.metrics.feedback.labels(str(fb.relevant).lower()).inc())
+    )
+    app.include_router(models_router(runtime, require_admin))
 
     registry = CollectorRegistry()
     registry.register(runtime.metrics.registry)  # a registry is a collector too
     registry.register(HealthCollector(runtime))
 
+    exported_model = [""]
+
     @app.get("/metrics", tags=["metrics"])
     def metrics() -> Response:
         """Prometheus text format: this process's metrics and what is read from shared state."""
+        live = runtime.models.live_version()  # another process may have swapped models
+        if live != exported_model[0]:
+            runtime.metrics.model_info.clear()
+            runtime.metrics.model_info.labels(live, runtime.settings.embedding_model).set(1)
+            exported_model[0] = live
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -10,17 +10,13 @@ cannot be written.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import asdict
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Protocol
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, HTTPException, Query
 
 from freshrag.documents import DocStatus, DocumentRecord, SourceKind
 from freshrag.queue import RETRY_AFTER_SECONDS
@@ -44,31 +40,11 @@ class FeedbackRuntime(Protocol):
     def feedback(self) -> FeedbackLog: ...
 
 
-class SafeValidationErrors(APIRoute):
-    """Writes a route's 422 so that any refused input can be echoed. FastAPI's own 422 echoes the input and
-    fails on two kinds (a 500 instead): a JSON string with a lone surrogate ("\\ud800"), which cannot be
-    written as UTF-8, and a non-JSON body that is not UTF-8. (An exception handler on the app would do this
-    for every route; a router cannot add one.)"""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handle = super().get_route_handler()
-
-        async def handle_safely(request: Request) -> Response:
-            try:
-                return await handle(request)
-            except RequestValidationError as exc:
-                errors = jsonable_encoder(exc.errors(), custom_encoder={bytes: _text})
-                body = json.dumps({"detail": errors})  # ASCII: "\ud800" is escaped
-                return Response(body, status_code=422, media_type="application/json")
-
-        return handle_safely
-
-
 def feedback_router(
     runtime: FeedbackRuntime, on_feedback: Callable[[Feedback], None] | None = None
 ) -> APIRouter:
     """The feedback routes; `on_feedback` is called with each stored feedback (to count it)."""
-    router = APIRouter(tags=["feedback"], route_class=SafeValidationErrors)
+    router = APIRouter(tags=["feedback"])
 
     def unavailable(exc: Exception, doing: str) -> HTTPException:
         log.warning("feedback log unavailable while %s: %s: %s", doing, type(exc).__name__, exc)
@@ -116,10 +92,6 @@ def feedback_router(
         return FeedbackListOut(feedback=[FeedbackOut(**asdict(entry)) for entry in latest], total=total)
 
     return router
-
-
-def _text(raw: bytes) -> str:
-    return raw.decode("utf-8", "replace")
 
 
 def _check_searchable(doc_id: str, record: DocumentRecord | None) -> None:

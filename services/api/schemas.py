@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -93,3 +93,41 @@ class FeedbackOut(BaseModel):
 class FeedbackListOut(BaseModel):
     feedback: list[FeedbackOut] = Field(description="Newest first.")
     total: int = Field(description="How many feedbacks were ever given.")
+
+
+class FinetuneRequest(BaseModel):
+    backend: Literal["local", "openai"] = "local"
+    force: bool = Field(
+        True, description="false: run only if the scheduled check would (enough new pairs...)"
+    )
+
+
+class ModelOut(BaseModel):
+    version: str
+    backend: str
+    status: str
+    created_at: float
+    base_model: str
+    parent: str | None
+    path: str | None
+    collection: str | None
+    metrics: dict[str, float] | None
+    baseline_metrics: dict[str, float] | None
+    pairs: int
+    pair_sources: dict[str, int]
+    duration_s: float
+    timings: dict[str, float]
+    loss: float | None
+    trigger: str
+    reason: str | None
+    stage: str
+    progress: dict[str, Any]
+    promoted_at: float | None
+    retired_at: float | None
+    job: dict[str, Any] | None
+    fine_tuned_model: str | None
+
+
+class ModelsOut(BaseModel):
+    models: list[ModelOut]
+    live: str

@@ -12,7 +12,7 @@ import pytest
 
 from freshrag.documents import DocStatus
 from freshrag.embedding import SentenceTransformerEmbedder, load_embedder
-from freshrag.queue import INDEXING_QUEUE
+from freshrag.queue import QUEUES
 from freshrag.runtime import Runtime, build_runtime
 from freshrag.settings import Settings, load_settings
 from services.watcher import FolderWatcher
@@ -69,7 +69,8 @@ class System:
         self.watcher.stop()
         self.worker.stop()
         with app.connection_for_write() as connection:
-            connection.default_channel.queue_purge(INDEXING_QUEUE)
+            for queue in QUEUES:
+                connection.default_channel.queue_purge(queue)
         self.runtime.close()
 
     def searchable_docs(self, query: str = "document", k: int = 100) -> set[str]:

@@ -1,0 +1,111 @@
+"""OpenAI fine-tuning jobs as model runs: started on request, polled from beat, cancelled on request.
+
+Each job is a run of backend `openai` in the model registry, its version the job id. While the job runs it is
+a `candidate`; when it succeeds it becomes `live` (its `fine_tuned_model` is the model id to answer with) and
+the previous live answer model is `retired`; a failed job is `failed`, a cancelled one `rejected`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from freshrag.registry import Backend, ModelRun, RunStatus
+from freshrag.runtime import Runtime
+from freshrag.training.openai_tuning import (
+    JobState,
+    OpenAIFineTuner,
+    build_chat_examples,
+    openai_client,
+    read_curated,
+)
+
+log = logging.getLogger(__name__)
+
+OPENAI = Backend.OPENAI.value
+_CONTEXT_CHUNKS = 3
+
+
+def _tuner(runtime: Runtime) -> OpenAIFineTuner:
+    settings = runtime.settings
+    return OpenAIFineTuner(
+        openai_client(settings), settings.openai_model, max_example_tokens=settings.openai_max_example_tokens
+    )
+
+
+def start_job(runtime: Runtime, trigger: str) -> ModelRun:
+    """Build the chat examples from the curated file, check them, upload them and create the job."""
+    settings = runtime.settings
+    if settings.openai_examples is None:
+        raise ValueError("the OpenAI backend needs curated examples: set FRESHRAG_OPENAI_EXAMPLES")
+    started = time.time()
+    curated = read_curated(settings.openai_examples)
+    examples = build_chat_examples(curated, settings.openai_system_prompt, lambda q: _context(runtime, q))
+    state = _tuner(runtime).start(examples)
+    run = ModelRun(
+        version=state.job_id,
+        backend=Backend.OPENAI,
+        status=RunStatus.CANDIDATE,
+        created_at=started,
+        base_model=settings.openai_model,
+        pairs=len(examples),
+        pair_sources={"curated": len(examples)},
+        trigger=trigger,
+        stage=state.status,
+        job=state.to_json(),
+    )
+    runtime.registry.put(run)
+    log.info("OpenAI fine-tuning job %s started with %d examples", state.job_id, len(examples))
+    return run
+
+
+def _context(runtime: Runtime, question: str) -> str:
+    answer = runtime.search.search(question, _CONTEXT_CHUNKS)
+    return "\n\n".join(f"[{hit.title or hit.uri}]\n{hit.text}" for hit in answer.results)
+
+
+def poll_jobs(runtime: Runtime) -> list[ModelRun]:
+    """Poll every running job once and record what changed; returns the runs polled."""
+    running = [
+        run
+        for run in runtime.registry.runs()
+        if run.backend is Backend.OPENAI and run.status is RunStatus.CANDIDATE
+    ]
+    if not running or runtime.settings.openai_api_key is None:
+        return []
+    tuner = _tuner(runtime)
+    for run in running:
+        _record(runtime, run, tuner.poll(run.version))
+    return running
+
+
+def cancel_job(runtime: Runtime, version: str) -> ModelRun:
+    run = runtime.registry.get(version)
+    if run is None or run.backend is not Backend.OPENAI:
+        raise ValueError(f"no OpenAI fine-tuning job {version!r}")
+    _record(runtime, run, _tuner(runtime).cancel(version))
+    return run
+
+
+def _record(runtime: Runtime, run: ModelRun, state: JobState) -> None:
+    run.job, run.stage = state.to_json(), state.status
+    run.duration_s = round(time.time() - run.created_at, 3)
+    if state.finished:
+        run.stage = ""
+        if state.status == "succeeded":
+            previous = runtime.registry.live(Backend.OPENAI)
+            if previous is not None and previous.version != run.version:
+                previous.status, previous.retired_at = RunStatus.RETIRED, time.time()
+                runtime.registry.put(previous)
+            run.status, run.promoted_at = RunStatus.LIVE, time.time()
+            run.fine_tuned_model = state.fine_tuned_model
+            runtime.metrics.finetune_runs.labels(OPENAI, "promoted").inc()
+        elif state.status == "cancelled":
+            run.status, run.reason = RunStatus.REJECTED, "cancelled"
+            runtime.metrics.finetune_runs.labels(OPENAI, "rejected").inc()
+        else:
+            run.status, run.reason = RunStatus.FAILED, state.error or "the job failed"
+            runtime.metrics.finetune_runs.labels(OPENAI, "failed").inc()
+        outcome = state.fine_tuned_model or state.error or ""
+        log.info("OpenAI job %s %s %s", run.version, state.status, outcome)
+    runtime.registry.put(run)

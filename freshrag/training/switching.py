@@ -1,0 +1,66 @@
+"""An operator's switches between embedding models: `freshrag models promote VERSION` and `rollback`.
+
+Both are the blue/green switch of `freshrag.bluegreen`: the target's collection is brought up to date (only
+what changed since it last served is embedded again, or everything when its collection was dropped) while
+changes reach both, then the alias swaps. The gate is not asked: the operator is.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from freshrag.bluegreen import Progress, Switch
+from freshrag.registry import Backend, ModelRun, RunStatus
+from freshrag.runtime import Runtime
+from freshrag.training.run import promote
+
+log = logging.getLogger(__name__)
+
+
+class ModelChoiceError(ValueError):
+    """The version asked for cannot serve (unknown, not an embedding model, no model folder, or live)."""
+
+
+def switch_target(runtime: Runtime, version: str | None) -> ModelRun:
+    """The run `version` names, or with None the one a rollback returns to: the last one retired."""
+    registry = runtime.registry
+    live = registry.by_collection(runtime.models.live_collection(fresh=True))
+    if version is None:
+        retired = [
+            run
+            for run in registry.runs()
+            if run.status is RunStatus.RETIRED and run.path and run.backend is not Backend.OPENAI
+        ]
+        if not retired:
+            raise ModelChoiceError("nothing to roll back to: no model has been retired yet")
+        return max(retired, key=lambda run: run.retired_at or 0.0)
+    run = registry.get(version)
+    if run is None:
+        known = ", ".join(r.version for r in registry.runs()) or "none"
+        raise ModelChoiceError(f"no model {version!r} (known: {known})")
+    if run.backend is Backend.OPENAI:
+        raise ModelChoiceError(f"{version} is an OpenAI answer model; only embedding models serve searches")
+    if live is not None and live.version == run.version:
+        raise ModelChoiceError(f"{version} is already live")
+    if run.status is RunStatus.CANDIDATE:
+        raise ModelChoiceError(f"{version} is a candidate still being trained or evaluated")
+    if not run.path:
+        raise ModelChoiceError(f"{version} has no model folder to serve from")
+    return run
+
+
+def switch_to(runtime: Runtime, run: ModelRun, progress: Progress) -> ModelRun:
+    """Make `run` live (the caller holds `freshrag.training.run.exclusive`)."""
+    switch = Switch(runtime.store, runtime.models, runtime.locks, runtime.chunker, progress)
+    run.stage = "switching"
+    runtime.registry.put(run)
+    try:
+        switch.prepare(run)
+        promote(runtime, run, switch)
+    except Exception as exc:
+        log.exception("switching to %s failed", run.version)
+        run.stage, run.reason = "", f"switch failed: {type(exc).__name__}: {exc}"
+        runtime.registry.put(run)
+        raise
+    log.info("%s is live again", run.version)
+    return run
