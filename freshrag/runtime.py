@@ -84,8 +84,6 @@ def build_runtime(
     load = ContentLoader(EntryLoader(shared.journal, settings), settings.max_file_bytes, shared.health)
     activity = Activity(shared.health)
     indexer = Indexer(store, models, chunker, shared.locks, metrics, load, activity=activity)
-    live = models.live().embedder.model_version
-    metrics.model_info.labels(live, settings.embedding_model).set(1)
     return Runtime(
         settings=settings,
         store=store,

@@ -50,6 +50,7 @@ def finetune(version: str, trigger: str = "requested") -> dict[str, Any] | None:
         if run is not None:
             run.status, run.stage, run.reason = RunStatus.FAILED, "", str(exc)
             runtime.registry.put(run)
+        runtime.metrics.finetune_runs.labels("local", "failed").inc()
         return None
 
 
@@ -57,8 +58,16 @@ def finetune(version: str, trigger: str = "requested") -> dict[str, Any] | None:
 def switch_model(version: str | None = None) -> dict[str, Any] | None:
     """Make `version` live (a rollback when None)."""
     runtime = current_runtime()
-    with exclusive(runtime):
-        return switch_to(runtime, switch_target(runtime, version), _log_progress).to_json()
+    try:
+        with exclusive(runtime):
+            return switch_to(runtime, switch_target(runtime, version), _log_progress).to_json()
+    except Exception as exc:  # recorded on the target, where `freshrag models promote` waits for it
+        run = runtime.registry.get(version) if version else None
+        if run is not None and run.stage:
+            run.stage, run.reason = "", f"switch failed: {exc}"
+            runtime.registry.put(run)
+        log.error("switching to %s failed: %s", version or "the previous model", exc)
+        return None
 
 
 @app.task(name=POLL_OPENAI_JOBS, acks_late=False)

@@ -14,6 +14,7 @@ Queries of the golden set are never trained on: the gate must judge on queries t
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -94,15 +95,23 @@ def corpus_pairs(payloads: Iterable[dict[str, Any]], limit: int, seed: int = 0) 
         heading = [h for h in payload.get("heading", []) if h]
         title = str(payload.get("title", "")).strip()
         anchor = heading[-1].strip() if heading else title
-        if not (_MIN_ANCHOR <= len(anchor) <= _MAX_ANCHOR) or len(text) < _MIN_PASSAGE:
+        if not (_MIN_ANCHOR <= len(anchor) <= _MAX_ANCHOR):
             continue
-        if normalise(text).startswith(normalise(anchor)):
-            text = text[len(anchor) :].strip()  # a passage that repeats its heading would teach copying
+        text = _without_anchor(text, anchor)  # a passage that repeats its heading would teach copying
+        if len(text) < _MIN_PASSAGE:
+            continue
         key = (str(payload.get("doc_id")), anchor)
         candidates.setdefault(key, Pair(anchor, text, CORPUS))  # the section's first passage
     pairs = sorted(candidates.values(), key=lambda pair: (pair.anchor, pair.positive))
     random.Random(seed).shuffle(pairs)
     return pairs[:limit]
+
+
+def _without_anchor(text: str, anchor: str) -> str:
+    """`text` less a leading `anchor` (whole words, whatever the case and the spacing), stripped."""
+    words = r"\s+".join(re.escape(word) for word in anchor.split())
+    found = re.match(rf"{words}(?!\w)", text, re.IGNORECASE)
+    return text[found.end() :].strip() if found else text
 
 
 def sample_passages(payloads: Iterable[dict[str, Any]], limit: int, seed: int = 0) -> list[str]:

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
 LOCAL = Backend.LOCAL.value
+_QUEUED = 600.0  # a queued run no worker took within this long is not in progress
 
 
 class RunInProgressError(RuntimeError):
@@ -116,15 +117,29 @@ def queued_run(runtime: Runtime, trigger: str, version: str | None = None) -> Mo
 
 
 def run_in_progress(runtime: Runtime) -> ModelRun | None:
-    """The local run being trained or evaluated now, if any."""
-    return next(
-        (
-            run
-            for run in runtime.registry.runs()
-            if run.backend is Backend.LOCAL and run.status is RunStatus.CANDIDATE
-        ),
-        None,
-    )
+    """The local run being trained or evaluated now, or queued for a worker, if any. A candidate whose
+    process died (no one holds the lock, and it is not waiting for a worker) is not: the next run records it
+    as failed."""
+    candidates = [
+        run
+        for run in runtime.registry.runs()
+        if run.backend is Backend.LOCAL and run.status is RunStatus.CANDIDATE
+    ]
+    if not candidates:
+        return None
+    if lock_held(runtime):
+        return candidates[-1]
+    waiting = [run for run in candidates if run.stage == "queued" and time.time() - run.created_at < _QUEUED]
+    return waiting[-1] if waiting else None
+
+
+def lock_held(runtime: Runtime) -> bool:
+    """Whether a run or a switch holds the lock now (anywhere)."""
+    try:
+        with exclusive(runtime):
+            return False
+    except RunInProgressError:
+        return True
 
 
 def fine_tune(runtime: Runtime, trigger: str, progress: Progress, version: str | None = None) -> ModelRun:
@@ -159,7 +174,7 @@ def _run(runtime: Runtime, run: ModelRun, reporter: _Reporter) -> None:
     reporter.stage("training")
     live_run = registry.by_collection(live_collection)
     start_from = Path(live_run.path) if live_run and live_run.path else runtime.models.base.model_dir
-    destination = settings.data_dir / "finetuned" / run.version
+    destination = (settings.data_dir / "finetuned" / run.version).resolve()  # the same for every process
     result = train_local(
         start_from,
         pairs,
@@ -206,14 +221,15 @@ def promote(runtime: Runtime, run: ModelRun, switch: Switch) -> None:
     """Swap `run` (prepared) live, then the follow-ups: the model info metric, the drift reference, the
     golden-set baseline of the new model, the collections no longer kept."""
     switch.swap(run)
-    runtime.metrics.model_info.clear()
-    runtime.metrics.model_info.labels(run.version, runtime.settings.embedding_model).set(1)
-    checks.reset_corpus_reference(runtime)
-    if runtime.settings.golden_set is not None and run.metrics is not None:
-        key = baseline_key(golden_set_name(runtime.settings.golden_set), run.version)
-        if runtime.health.get(key) is None:
-            runtime.health.put(key, run.metrics)
-    switch.drop_retired(runtime.settings.models_keep)
+    try:  # the model is live: nothing below may make the run look failed
+        checks.reset_corpus_reference(runtime)
+        if runtime.settings.golden_set is not None and run.metrics is not None:
+            key = baseline_key(golden_set_name(runtime.settings.golden_set), run.version)
+            if runtime.health.get(key) is None:
+                runtime.health.put(key, run.metrics)
+        switch.drop_retired(runtime.settings.models_keep)
+    except Exception:
+        log.exception("%s is live, but a follow-up of its promotion failed", run.version)
 
 
 def _pairs(
@@ -280,6 +296,7 @@ def _settle_interrupted(runtime: Runtime, current: str) -> None:
             stale.status, stale.stage = RunStatus.FAILED, ""
             stale.reason = "interrupted (its process stopped before the run finished)"
             runtime.registry.put(stale)
+            runtime.metrics.finetune_runs.labels(LOCAL, "failed").inc()
             _abandon(runtime, stale)
 
 

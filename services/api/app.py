@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -20,6 +17,7 @@ from freshrag.queue import RETRY_AFTER_SECONDS, BrokerUnavailableError
 from freshrag.runtime import Runtime
 from freshrag.search import SearchResponse
 from freshrag.status import collect_status, gaps
+from services.api.errors import install_error_handlers
 from services.api.feedback import feedback_router
 from services.api.models import models_router
 from services.api.schemas import (
@@ -56,14 +54,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             {"detail": str(exc)}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
         )
 
-    @app.exception_handler(RequestValidationError)
-    def invalid_request(request: Request, exc: RequestValidationError) -> Response:
-        """FastAPI's 422, written so that any input can be echoed: its own fails (a 500) on a JSON string
-        holding a lone surrogate ("\\ud800") and on a body that is not UTF-8."""
-        errors = jsonable_encoder(
-            exc.errors(), custom_encoder={bytes: lambda raw: raw.decode("utf-8", "replace")}
-        )
-        return Response(json.dumps({"detail": errors}), status_code=422, media_type="application/json")
+    install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -160,7 +151,11 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     app.include_router(webhook_router(runtime))
     app.include_router(
-        feedback_router(runtime, lambda fb: runtime.metrics.feedback.labels(str(fb.relevant).lower()).inc())
+        feedback_router(
+            runtime,
+            lambda fb: runtime.metrics.feedback.labels(str(fb.relevant).lower()).inc(),
+            require_admin,
+        )
     )
     app.include_router(models_router(runtime, require_admin))
 

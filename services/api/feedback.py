@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Annotated, Protocol
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 
 from freshrag.documents import DocStatus, DocumentRecord, SourceKind
 from freshrag.queue import RETRY_AFTER_SECONDS
@@ -41,7 +41,9 @@ class FeedbackRuntime(Protocol):
 
 
 def feedback_router(
-    runtime: FeedbackRuntime, on_feedback: Callable[[Feedback], None] | None = None
+    runtime: FeedbackRuntime,
+    on_feedback: Callable[[Feedback], None] | None = None,
+    require_admin: Callable[..., None] | None = None,
 ) -> APIRouter:
     """The feedback routes; `on_feedback` is called with each stored feedback (to count it)."""
     router = APIRouter(tags=["feedback"])
@@ -82,7 +84,12 @@ def feedback_router(
             on_feedback(feedback)
         return FeedbackOut(**asdict(feedback))
 
-    @router.get("/feedback", response_model=FeedbackListOut, summary="The newest feedback, newest first")
+    @router.get(
+        "/feedback",
+        response_model=FeedbackListOut,
+        summary="The newest feedback, newest first (users' queries: behind the admin token)",
+        dependencies=[Depends(require_admin)] if require_admin else [],
+    )
     def latest_feedback(limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> FeedbackListOut:
         try:
             latest = runtime.feedback.latest(limit)

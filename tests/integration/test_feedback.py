@@ -30,6 +30,7 @@ from freshrag.training.feedback import (
     SqliteFeedbackLog,
     open_feedback,
 )
+from services.api.errors import install_error_handlers
 from services.api.feedback import feedback_router
 from tests.redis_server import RedisServer
 
@@ -188,6 +189,7 @@ class BrokenLog(SqliteFeedbackLog):
 
 def client_for(log: FeedbackLog, on_feedback: Callable[[Feedback], None] | None = None) -> TestClient:
     app = FastAPI()
+    install_error_handlers(app)  # as create_app does
     app.include_router(feedback_router(StubRuntime(log), on_feedback))
     # raise_server_exceptions: an unhandled error fails the test instead of turning into a 500.
     return TestClient(app, raise_server_exceptions=True)
