@@ -36,7 +36,7 @@ def test_a_model_trained_on_a_corrupted_set_is_rejected_and_changes_nothing(
         finetune_learning_rate=3e-4,  # far too high, on purpose: the candidate must get worse
         finetune_batch_size=16,
         finetune_corpus_pairs=0,
-        finetune_min_new_pairs=50,
+        finetune_min_new_pairs=30,
     )
     runtime = build_runtime(settings, embedder=embedder)
     try:
