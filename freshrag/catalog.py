@@ -48,6 +48,7 @@ class ModelCatalog:
         self._loaded: dict[str, SentenceTransformerEmbedder] = {base.model_version: base}
         self._alias: tuple[float, str] | None = None
         self._runs: dict[str, ModelRun] = {}
+        self._warming: set[str] = set()
 
     @property
     def registry(self) -> Registry:
@@ -85,7 +86,35 @@ class ModelCatalog:
         collection = self._store.live_collection()
         with self._lock:
             self._alias = (now, collection)
+        self._prewarm()
         return collection
+
+    def _prewarm(self) -> None:
+        """Load, in the background, the model of a switch under way, so that the first searches after the
+        swap do not wait for it (processes that only search learn of a switch here)."""
+        try:
+            also = self._registry.write_also()
+        except Exception as exc:  # the registry unreachable for a moment: searches go on regardless
+            log.debug("could not read the switch under way: %s", exc)
+            return
+        for collection in also:
+            with self._lock:
+                known = self._runs.get(collection)
+                if collection in self._warming or (known is not None and known.version in self._loaded):
+                    continue
+                self._warming.add(collection)
+            threading.Thread(
+                target=self._warm, args=(collection,), name="freshrag-model-warm", daemon=True
+            ).start()
+
+    def _warm(self, collection: str) -> None:
+        try:
+            self.embedder_for(collection)
+        except Exception as exc:
+            log.warning("could not load the model of %s ahead of its swap: %s", collection, exc)
+        finally:
+            with self._lock:
+                self._warming.discard(collection)
 
     def live(self) -> Target:
         """The collection searches read and the model that embeds their queries."""
