@@ -92,6 +92,9 @@ def train_local(
             loss=MultipleNegativesRankingLoss(model),
             callbacks=[watch.callback()],
         )
+        from transformers import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)  # it prints every log to stdout; ours logs it
         trainer.train()
         staged = Path(scratch) / "model"
         model.save_pretrained(str(staged))

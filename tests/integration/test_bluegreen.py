@@ -78,8 +78,8 @@ def test_alias_swap_under_concurrent_searches_never_fails_nor_comes_back_empty(
 ) -> None:
     system = start_system()
     runtime = system.runtime
-    write_docs(system, 30)
-    wait_indexed(system, [f"doc-{i:03}.md" for i in range(30)])
+    write_docs(system, 20)
+    wait_indexed(system, [f"doc-{i:03}.md" for i in range(20)])
     run = candidate(runtime, other_model)
     runtime.models.embedder(run)  # the ONNX export, once, before the clock matters
     failures: list[str] = []
@@ -122,11 +122,11 @@ def test_edits_during_a_reembed_are_present_after_the_swap(
 ) -> None:
     system = start_system()
     runtime = system.runtime
-    names = [f"doc-{i:03}.md" for i in range(60)]
-    write_docs(system, 60)
+    names = [f"doc-{i:03}.md" for i in range(40)]
+    write_docs(system, 40)
     wait_indexed(system, names)
     run = candidate(runtime, other_model)
-    edited: list[str] = []
+    edited: list[tuple[int, int]] = []
 
     def edit_while_copying(stage: str, done: int, total: int) -> None:
         if edited:
@@ -138,7 +138,7 @@ def test_edits_during_a_reembed_are_present_after_the_swap(
         )
         (system.inbox / "doc-new.md").write_text("# New survey\n\nA submarine pen was surveyed today.\n")
         (system.inbox / "doc-002.md").unlink()
-        edited.append(stage)
+        edited.append((done, total))
         eventually(
             lambda: (
                 system.settled()
@@ -154,7 +154,8 @@ def test_edits_during_a_reembed_are_present_after_the_swap(
     report = switch.prepare(run)
     switch.swap(run)
 
-    assert edited, "the edits were made during the copy"
+    assert edited
+    assert edited[0][0] < edited[0][1], "the edits were made while chunks were still being copied"
     assert report.copied > 0
     new = chunk_collection(OTHER)
     assert set(runtime.store.chunk_ids(new)) == expected_ids(runtime)  # no missing, stale or orphan chunk

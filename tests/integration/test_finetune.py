@@ -12,10 +12,12 @@ from rich.console import Console
 
 from freshrag.cli.ingest import run_ingest
 from freshrag.documents import SourceKind, file_doc_id, root_key
-from freshrag.embedding import SentenceTransformerEmbedder
+from freshrag.embedding import PACKAGED_MODEL, SentenceTransformerEmbedder, resolve_model_dir
 from freshrag.registry import RunStatus
 from freshrag.runtime import build_runtime
 from freshrag.settings import Settings
+from freshrag.training.local import TrainingOptions, train_local
+from freshrag.training.pairs import Pair
 from freshrag.training.run import exclusive, fine_tune, should_train
 from tests.scifact import write_scifact
 
@@ -63,6 +65,8 @@ def test_a_model_trained_on_a_corrupted_set_is_rejected_and_changes_nothing(
         assert run.reason
         assert "nDCG@10" in run.reason
         assert run.collection is None
+        exported = settings.models_dir / run.version / "onnx"
+        assert list(exported.glob("model_q*int8*.onnx"))  # the serving backend was exported for the candidate
         after = runtime.search.search("cerebral white matter development", 10)
         assert after.model_version == before.model_version == embedder.model_version
         assert [(h.doc_id, h.score) for h in after.results] == [(h.doc_id, h.score) for h in before.results]
@@ -79,3 +83,22 @@ def test_a_model_trained_on_a_corrupted_set_is_rejected_and_changes_nothing(
         assert should_train(runtime) is None  # the feedback it trained on no longer counts as new
     finally:
         runtime.close()
+
+
+def test_training_stops_at_its_time_bound_and_keeps_what_it_learnt(tmp_path: Path) -> None:
+    pairs = [
+        Pair(f"question {i} about topic {i}", f"passage {i} on topic {i} in detail", "feedback")
+        for i in range(64)
+    ]
+    destination = tmp_path / "model"
+    result = train_local(
+        resolve_model_dir(PACKAGED_MODEL),
+        pairs,
+        destination,
+        TrainingOptions(epochs=5, batch_size=8, max_seconds=0.001),
+        lambda *_: None,
+    )
+    assert result.stopped_early
+    assert result.steps == 1
+    assert result.planned_steps == 40
+    assert (destination / "modules.json").is_file()  # saved whole, loadable like any model folder
