@@ -28,4 +28,4 @@ monitoring:
 		&& promtool test rules tests/alerts_test.yml
 
 test: lint monitoring
-	$(PY) -m pytest -q -p no:cacheprovider --durations=10
+	$(PY) -m pytest -q -p no:cacheprovider --durations=25

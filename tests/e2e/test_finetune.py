@@ -77,8 +77,5 @@ def test_finetune_now_promotes_a_better_model_and_rollback_restores_the_previous
     assert [(r["doc_id"], r["score"]) for r in restored["results"]] == [
         (r["doc_id"], r["score"]) for r in before["results"]
     ]
-    statuses = {
-        m["version"]: m["status"]
-        for m in json.loads(run(["models", "list", "--json"], client_env, tmp_path).stdout)
-    }
+    statuses = {m["version"]: m["status"] for m in instance.http.get("/models").json()["models"]}
     assert statuses == {PACKAGED_MODEL: "live", result["version"]: "retired"}

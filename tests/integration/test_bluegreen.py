@@ -122,8 +122,8 @@ def test_edits_during_a_reembed_are_present_after_the_swap(
 ) -> None:
     system = start_system()
     runtime = system.runtime
-    names = [f"doc-{i:03}.md" for i in range(40)]
-    write_docs(system, 40)
+    names = [f"doc-{i:03}.md" for i in range(70)]
+    write_docs(system, 70)  # more chunks than one copy batch: the edits land between two batches
     wait_indexed(system, names)
     run = candidate(runtime, other_model)
     edited: list[tuple[int, int]] = []

@@ -35,10 +35,10 @@ def test_a_store_write_failing_for_a_while_is_retried_until_it_lands(
     write = store.upsert_chunks
     calls = itertools.count()
 
-    def flaky(points: list[ChunkPoint]) -> None:
+    def flaky(points: list[ChunkPoint], collection: str | None = None) -> None:
         if next(calls) < 3:
             raise ConnectionError("injected: the store is unreachable")
-        write(points)
+        write(points, collection)
 
     monkeypatch.setattr(store, "upsert_chunks", flaky)
     (system.inbox / "tides.md").write_text(TIDES)
@@ -57,10 +57,10 @@ def test_a_change_failing_for_good_is_dead_lettered_then_replayed(
     broken = threading.Event()
     broken.set()
 
-    def failing(points: list[ChunkPoint]) -> None:
+    def failing(points: list[ChunkPoint], collection: str | None = None) -> None:
         if broken.is_set():
             raise ConnectionError("injected: the store refuses writes")
-        write(points)
+        write(points, collection)
 
     monkeypatch.setattr(store, "upsert_chunks", failing)
     api = TestClient(create_app(system.runtime))
@@ -122,7 +122,7 @@ def test_two_workers_racing_on_one_document_take_turns_and_keep_the_newest(
     most = [0]
     guard = threading.Lock()
 
-    def observed(points: list[ChunkPoint]) -> None:
+    def observed(points: list[ChunkPoint], collection: str | None = None) -> None:
         doc_ids = {point.payload["doc_id"] for point in points}
         with guard:
             for doc_id in doc_ids:
@@ -130,7 +130,7 @@ def test_two_workers_racing_on_one_document_take_turns_and_keep_the_newest(
                 most[0] = max(most[0], inside[doc_id])
         try:
             time.sleep(0.05)  # widen the window in which a second writer could slip in
-            write(points)
+            write(points, collection)
         finally:
             with guard:
                 for doc_id in doc_ids:

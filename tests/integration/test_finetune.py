@@ -28,9 +28,7 @@ def test_a_model_trained_on_a_corrupted_set_is_rejected_and_changes_nothing(
     make_settings: Callable[..., Settings],
     embedder: SentenceTransformerEmbedder,
 ) -> None:
-    data = write_scifact(
-        shared_data / "ir" / "scifact", tmp_path, train_queries=40, test_queries=30, distractors=20
-    )
+    data = write_scifact(shared_data / "ir" / "scifact", tmp_path, train_queries=30, test_queries=25)
     settings = make_settings(
         watch=(data.folder,),
         golden_set=str(data.golden),
@@ -38,7 +36,7 @@ def test_a_model_trained_on_a_corrupted_set_is_rejected_and_changes_nothing(
         finetune_learning_rate=3e-4,  # far too high, on purpose: the candidate must get worse
         finetune_batch_size=16,
         finetune_corpus_pairs=0,
-        finetune_min_new_pairs=30,
+        finetune_min_new_pairs=20,
     )
     runtime = build_runtime(settings, embedder=embedder)
     try:
