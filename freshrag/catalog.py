@@ -60,22 +60,23 @@ class ModelCatalog:
         return self._base
 
     def record_base(self) -> None:
-        """Register the configured model as the first live one, once, when the registry is empty."""
-        if self._registry.runs():
-            return
-        collection = self._store.live_collection()
-        self._registry.put(
-            ModelRun(
-                version=self._base.model_version,
-                backend=Backend.BASE,
-                status=RunStatus.LIVE,
-                created_at=time.time(),
-                base_model=self._settings.embedding_model,
-                path=str(self._base.model_dir),
-                collection=collection,
-                trigger="configured model",
-            )
+        """Register the configured model as the first live one, once, when the registry is empty. A registry
+        out of reach (the broker down at start-up) is left for the next start: it never stops this one."""
+        base = ModelRun(
+            version=self._base.model_version,
+            backend=Backend.BASE,
+            status=RunStatus.LIVE,
+            created_at=time.time(),
+            base_model=self._settings.embedding_model,
+            path=str(self._base.model_dir),
+            collection=self._store.live_collection(),
+            trigger="configured model",
         )
+        try:
+            if not self._registry.runs():
+                self._registry.put(base)
+        except Exception as exc:
+            log.warning("model registry unreachable (%s): the configured model is recorded later", exc)
 
     def live_collection(self, *, fresh: bool = False) -> str:
         now = time.monotonic()
@@ -135,7 +136,12 @@ class ModelCatalog:
         with self._lock:
             run = self._runs.get(collection)
         if run is None:
-            run = self._registry.by_collection(collection)
+            try:
+                run = self._registry.by_collection(collection)
+            except Exception:
+                if collection != chunk_collection(self._base.model_version):
+                    raise  # which model embeds this collection is unknown: never guess
+                return self._base  # the configured model's own collection needs no registry
             if run is not None:  # a collection's name comes from its version: this never changes
                 with self._lock:
                     self._runs[collection] = run

@@ -146,6 +146,7 @@ def fine_tune(runtime: Runtime, trigger: str, progress: Progress, version: str |
     """Train, evaluate and promote or reject one candidate (the caller holds `exclusive`)."""
     registry = runtime.registry
     started = time.time()
+    runtime.models.record_base()  # if the registry was out of reach at start-up: rollback needs the base
     run = (registry.get(version) if version else None) or queued_run(runtime, trigger, version)
     _settle_interrupted(runtime, run.version)
     reporter = _Reporter(runtime, run, progress)

@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import redis
 
+from freshrag.catalog import ModelCatalog
+from freshrag.embedding import SentenceTransformerEmbedder
 from freshrag.registry import (
     Backend,
     ModelRun,
@@ -19,6 +22,7 @@ from freshrag.registry import (
     open_registry,
 )
 from freshrag.settings import load_settings
+from freshrag.store import open_store
 from tests.redis_server import RedisServer
 
 AT = 1_700_000_000.0
@@ -211,3 +215,25 @@ def test_the_mode_chooses_the_registry(tmp_path: Path, redis_server: RedisServer
     distributed.put(run("v2", 2))
     assert [r.version for r in Registry(RedisRegistry(redis_server.client())).runs()] == ["v2"]
     distributed.close()
+
+
+def test_an_unreachable_registry_never_stops_start_up_nor_searches_of_the_configured_model(
+    tmp_path: Path, models_dir: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    settings = load_settings(data_dir=tmp_path, model_cache_dir=models_dir)
+    store = open_store(settings)
+    store.ensure_collections(embedder.dimension, embedder.model_version)
+
+    class Unreachable(SqliteRegistry):
+        def all_runs(self) -> list[ModelRun]:
+            raise redis.ConnectionError("injected: the broker is down")
+
+    registry = Registry(Unreachable(tmp_path / "models.sqlite3"))
+    try:
+        catalog = ModelCatalog(settings, store, registry, embedder)
+        catalog.record_base()  # logged, not raised
+        assert catalog.live().embedder is embedder  # the configured model's own collection needs no registry
+        assert registry.get(embedder.model_version) is None  # recorded at a later start
+    finally:
+        store.close()
+        registry.close()
