@@ -97,16 +97,14 @@ def finetune(now: NowOption = False, backend: BackendOption = "local", as_json: 
 
 def _finetune_here(settings: Settings, now: bool, backend: str) -> dict[str, Any] | None:
     from freshrag.training.openai_runs import start_job
-    from freshrag.training.run import exclusive, fine_tune, should_train
+    from freshrag.training.run import exclusive, fine_tune, should_train, why_not
 
     with _local_runtime(settings) as runtime:
         if backend == "openai":
             return start_job(runtime, "command line").to_json()
         reason = "command line" if now else should_train(runtime)
         if reason is None:
-            out.print(
-                "nothing calls for a run: too few new feedback pairs, no drift, quality at its baseline"
-            )
+            out.print(why_not(runtime))
             return None
         with exclusive(runtime), _progress() as progress:
             return fine_tune(runtime, reason, _Bar(progress)).to_json()

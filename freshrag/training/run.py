@@ -94,6 +94,16 @@ def should_train(runtime: Runtime) -> str | None:
     return None
 
 
+def why_not(runtime: Runtime) -> str:
+    """What the scheduled check saw when it found no reason to train, in words."""
+    settings = runtime.settings
+    new = runtime.feedback.count() - runtime.registry.feedback_trained_through()
+    return (
+        f"nothing calls for a run: {new} new feedback pairs (a run needs {settings.finetune_min_new_pairs}), "
+        "no drift over its threshold, no golden-set metric below its baseline; `--now` trains anyway"
+    )
+
+
 def new_version(base: str, now: float) -> str:
     return f"{base}-ft-{datetime.fromtimestamp(now, UTC):%Y%m%d-%H%M%S}"
 

@@ -16,7 +16,7 @@ from freshrag.runtime import Runtime
 from freshrag.settings import SettingsError
 from freshrag.training.openai_runs import cancel_job, start_job
 from freshrag.training.openai_tuning import ExamplesError, OpenAIBackendError
-from freshrag.training.run import queued_run, run_in_progress, should_train
+from freshrag.training.run import queued_run, run_in_progress, should_train, why_not
 from freshrag.training.switching import ModelChoiceError, switch_target
 from services.api.schemas import FinetuneRequest, ModelOut, ModelsOut
 
@@ -51,7 +51,7 @@ def models_router(runtime: Runtime, require_admin: Callable[..., None]) -> APIRo
             raise HTTPException(409, f"run {busy.version} is under way ({busy.stage or 'starting'})")
         reason = "requested" if body.force else should_train(runtime)
         if reason is None:
-            return {"started": False, "reason": "nothing calls for a run (see `freshrag finetune`)"}
+            return {"started": False, "reason": why_not(runtime)}
         run = queued_run(runtime, reason)
         runtime.queue.request(FINETUNE, version=run.version, trigger=reason)
         return {"started": True, "version": run.version, "reason": reason}
