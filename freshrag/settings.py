@@ -20,6 +20,8 @@ from pydantic_settings import (
 )
 
 from freshrag.webhooks.config import SOURCES, WebhookSource
+from freshrag.webhooks.model import SignatureError
+from freshrag.webhooks.signatures import standard_webhooks_key
 
 ENV_PREFIX = "FRESHRAG_"
 EmbeddingBackend = Literal["onnx-int8", "onnx", "torch"]
@@ -91,7 +93,7 @@ class Settings(BaseSettings):
         description="Per-source webhook options (content-type mappings, fetching, repositories); see README.",
     )
     webhook_secret_generic: SecretStr | None = Field(
-        None, description="Standard Webhooks secret (whsec_...)."
+        None, description="Standard Webhooks secret: base64 (whsec_<base64>, the prefix optional)."
     )
     webhook_secret_strapi: SecretStr | None = Field(None, description="Bearer token Strapi sends.")
     webhook_secret_contentful: SecretStr | None = Field(None, description="Contentful signing secret.")
@@ -263,6 +265,16 @@ class Settings(BaseSettings):
     def _no_empty_secret(cls, value: Any) -> Any:
         """An empty secret (an unset variable passed through) is no secret: never an empty HMAC key."""
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("webhook_secret_generic")
+    @classmethod
+    def _standard_webhooks_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            try:
+                standard_webhooks_key(value.get_secret_value())
+            except SignatureError as exc:
+                raise ValueError(str(exc).removeprefix("the configured ")) from None
+        return value
 
     @field_validator("golden_set", mode="before")
     @classmethod

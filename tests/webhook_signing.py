@@ -25,8 +25,9 @@ def _hmac_sha256(key: bytes, message: bytes) -> bytes:
 
 
 def sign_standard(body: bytes, secret: str, *, now: float, msg_id: str) -> dict[str, str]:
-    """Standard Webhooks: v1,<base64 HMAC-SHA256 of "<id>.<unix seconds>.<body>">; whsec_ keys are base64."""
-    key = base64.b64decode(secret[len("whsec_") :]) if secret.startswith("whsec_") else secret.encode()
+    """Standard Webhooks: v1,<base64 HMAC-SHA256 of "<id>.<unix seconds>.<body>">; the key is the secret's
+    base64, after its optional whsec_ prefix."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
     timestamp = str(int(now))
     signed = _hmac_sha256(key, msg_id.encode() + b"." + timestamp.encode() + b"." + body)
     return {

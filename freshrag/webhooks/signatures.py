@@ -63,20 +63,25 @@ def _mismatch(name: str) -> SignatureError:
     return SignatureError(f"signature does not match ({name} header)")
 
 
+def standard_webhooks_key(secret: str) -> bytes:
+    """The HMAC key of a Standard Webhooks secret: base64, with or without its `whsec_` prefix, as the
+    specification's reference libraries read it."""
+    try:
+        key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+    except binascii.Error:
+        raise SignatureError("the configured secret is not base64 (whsec_<base64>)") from None
+    if not key:
+        raise SignatureError("the configured secret is empty")
+    return key
+
+
 def verify_standard(delivery: Delivery, secret: str, now: float, tolerance: float) -> None:
     """Verify a Standard Webhooks delivery (webhook-id, webhook-timestamp, webhook-signature: v1,<base64>)."""
     msg_id = _required(delivery, "webhook-id")
     timestamp = _required(delivery, "webhook-timestamp")
     signatures = _required(delivery, "webhook-signature")
     _fresh(_integer(timestamp, "webhook-timestamp"), now, tolerance)
-    key: bytes | str = secret
-    if secret.startswith("whsec_"):
-        try:
-            key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
-        except binascii.Error:
-            raise SignatureError("the configured whsec_ secret is not valid base64") from None
-    if not key:
-        raise SignatureError("the configured secret is empty")
+    key = standard_webhooks_key(secret)
     expected = base64.b64encode(_mac(key, f"{msg_id}.{timestamp}.".encode() + delivery.body)).decode()
     for entry in signatures.split():
         version, _, signature = entry.partition(",")

@@ -22,6 +22,7 @@ def test_environment_values_are_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
         ("FRESHRAG_PORT", "eighty"),
         ("FRESHRAG_EMBEDDING_BACKEND", "tensorflow"),
         ("FRESHRAG_BROKER_URL", "amqp://x"),
+        ("FRESHRAG_WEBHOOK_SECRET_GENERIC", "whsec_not@base64"),
     ],
 )
 def test_a_bad_value_names_the_setting(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:

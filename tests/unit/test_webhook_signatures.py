@@ -21,7 +21,7 @@ from tests.webhook_signing import sign, sign_contentful, sign_standard
 
 NOW = 1_767_225_600.0
 TOLERANCE = 300.0
-SECRET = "s3cret-signing-key"  # noqa: S105
+SECRET = "s3cretSigningKey"  # noqa: S105  (base64 too, as Standard Webhooks secrets are)
 BODY = b'{"event":"entry.update","model":"article","entry":{"id":7,"title":"Caf\xc3\xa9"}}'
 TIMED = ("generic", "contentful", "sanity", "ghost")
 SIGNATURE_HEADER = {
@@ -145,7 +145,7 @@ def test_tampered_body_fails(source: str) -> None:
 @pytest.mark.parametrize("source", SOURCES)
 def test_wrong_secret_fails(source: str) -> None:
     with pytest.raises(SignatureError, match="does not match"):
-        verify(signed(source, secret="another-secret"))  # noqa: S106
+        verify(signed(source, secret="anotherSecretKey"))  # noqa: S106
 
 
 @pytest.mark.parametrize("source", SOURCES)
@@ -179,7 +179,7 @@ def test_timestamp_within_tolerance_passes(source: str, offset: float) -> None:
 
 def test_standard_passes_when_only_the_second_signature_matches() -> None:
     headers = sign_standard(BODY, SECRET, now=NOW, msg_id="msg_2")
-    wrong = sign_standard(BODY, "rotated-out-secret", now=NOW, msg_id="msg_2")["webhook-signature"]
+    wrong = sign_standard(BODY, "rotatedOutSecret", now=NOW, msg_id="msg_2")["webhook-signature"]
     headers["webhook-signature"] = f"v1a,bm90LWVkMjU1MTk= {wrong} {headers['webhook-signature']}"
     verify_standard(delivery("generic", headers), SECRET, NOW, TOLERANCE)
     headers["webhook-signature"] = f"v1a,bm90LWVkMjU1MTk= {wrong}"
@@ -187,10 +187,26 @@ def test_standard_passes_when_only_the_second_signature_matches() -> None:
         verify_standard(delivery("generic", headers), SECRET, NOW, TOLERANCE)
 
 
-def test_standard_whsec_secret_is_a_base64_key() -> None:
-    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # noqa: S105
-    verify_standard(delivery("generic", sign("generic", BODY, secret, now=NOW)), secret, NOW, TOLERANCE)
-    with pytest.raises(SignatureError, match="not valid base64"):
+# The Standard Webhooks specification's own vector (the reference libraries' tests).
+STANDARD_VECTOR = {
+    "webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek",
+    "webhook-timestamp": "1614265330",
+    "webhook-signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+}
+
+
+@pytest.mark.parametrize(
+    "secret", ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
+)
+def test_standard_published_vector_with_or_without_the_whsec_prefix(secret: str) -> None:
+    d = delivery("generic", STANDARD_VECTOR, b'{"test": 2432232314}')
+    verify_standard(d, secret, 1614265330.0 + 5, TOLERANCE)
+    with pytest.raises(SignatureError, match="signature does not match"):
+        verify_standard(d, "whsec_" + "A" * 32, 1614265330.0 + 5, TOLERANCE)
+
+
+def test_a_standard_secret_that_is_not_base64_is_refused() -> None:
+    with pytest.raises(SignatureError, match="not base64"):
         verify_standard(
             delivery("generic", sign("generic", BODY, SECRET, now=NOW)), "whsec_@@", NOW, TOLERANCE
         )
