@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -56,6 +56,15 @@ class EntryState:
     version: int
     deleted: bool
     doc_ids: tuple[str, ...]
+
+
+def settled(current: EntryState | None, event: EntryEvent) -> EntryEvent:
+    """`event` with the version it is stored under: a removal the platform did not version takes the
+    entry's stored one, so neither a clock ahead of ours nor a sequence number meeting a time keeps a
+    removed entry alive, nor blocks the entry's next version."""
+    if event.deleted and not event.versioned and current is not None:
+        return replace(event, version=current.version)
+    return event
 
 
 def plan_put(current: EntryState | None, event: EntryEvent, received_at: float) -> list[StoredDoc] | None:
@@ -172,6 +181,7 @@ class SqliteEntryJournal:
                 "SELECT version, deleted, doc_ids FROM entries WHERE entry_key = ?", (event.entry_key,)
             ).fetchone()
             current = EntryState(row[0], bool(row[1]), tuple(json.loads(row[2]))) if row else None
+            event = settled(current, event)
             writes = plan_put(current, event, received_at)
             if writes is None:
                 return None
@@ -259,6 +269,7 @@ class RedisEntryJournal:
                     if raw is not None:
                         data = json.loads(raw)
                         current = EntryState(data["version"], data["deleted"], tuple(data["doc_ids"]))
+                    event = settled(current, event)
                     writes = plan_put(current, event, received_at)
                     if writes is None:
                         pipe.unwatch()

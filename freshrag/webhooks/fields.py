@@ -11,6 +11,7 @@ import string
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from freshrag.webhooks.config import ContentTypeMapping
 from freshrag.webhooks.model import EntryDoc, EntryEvent, PayloadError
@@ -54,14 +55,22 @@ def _plain(value: Any) -> str:
     return " ".join(value.split()) if isinstance(value, str) else ""
 
 
-def fill(template: str | None, values: Mapping[str, Any]) -> str:
-    """`template` with `{name}` replaced by the entry's values; "" when a named value is missing."""
+def fill(template: str | None, values: Mapping[str, Any], *, quoted: bool = False) -> str:
+    """`template` with `{name}` replaced by the entry's values (each URL-quoted whole if `quoted`, so that
+    no value reaches beyond its place in the path); "" when a named value is missing."""
     if not template:
         return ""
+    usable = {k: str(v) for k, v in values.items() if isinstance(v, str | int)}
     try:
-        return template.format_map({k: v for k, v in values.items() if isinstance(v, str | int)})
+        return template.format_map({k: quote(v, safe="") for k, v in usable.items()} if quoted else usable)
     except (KeyError, ValueError, IndexError, AttributeError):
         return ""
+
+
+def id_part(value: str) -> str:
+    """One part of a `source:type:id[:locale]` key, with `:` (and `%`) escaped so that no two entries share
+    a key: `a:b` + `c` and `a` + `b:c` stay apart. Ordinary ids are unchanged."""
+    return value.replace("%", "%25").replace(":", "%3A")
 
 
 def template_names(template: str) -> list[str]:
@@ -83,6 +92,11 @@ def timestamp_ms(value: Any) -> int | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1000)
+
+
+def or_receipt(version: int | None, received_at: float) -> tuple[int, bool]:
+    """(`version`, True), or the receipt time in milliseconds and False when the platform gave none."""
+    return (version, True) if version is not None else (int(received_at * 1000), False)
 
 
 def require(data: Any, *path: str) -> Any:
@@ -110,19 +124,24 @@ def entry_event(
     mapping: ContentTypeMapping,
     uri: str = "",
     locale: str | None = None,
+    *,
+    versioned: bool = True,
+    partial: bool = False,
 ) -> EntryEvent:
     """The event for one entry: `documents` holds (locale, fields) per document (an entry with all its
     locales in one payload, as Contentful sends), None when it is gone. Platforms that send one locale per
     event pass it as `locale`: each locale is then an entry of its own."""
-    entry_key = f"{source}:{content_type}:{entry_id}" + (f":{locale}" if locale else "")
+    entry_key = f"{source}:{id_part(content_type)}:{id_part(entry_id)}" + (
+        f":{id_part(locale)}" if locale else ""
+    )
     docs = []
     for doc_locale, fields in documents or ():
         doc_locale = doc_locale or locale
         values = {**fields, "id": entry_id, "content_type": content_type, "locale": doc_locale or ""}
-        doc_id = f"{entry_key}:{doc_locale}" if doc_locale and not locale else entry_key
+        doc_id = f"{entry_key}:{id_part(doc_locale)}" if doc_locale and not locale else entry_key
         link = fill(mapping.uri, values) or uri or doc_id
         if mapping.fetch_url:
-            fetch_url = fill(mapping.fetch_url, values)
+            fetch_url = fill(mapping.fetch_url, values, quoted=True)
             if not fetch_url:
                 names = ", ".join(template_names(mapping.fetch_url))
                 raise PayloadError(f"fetch_url for {content_type!r} needs field(s) {names} in the payload")
@@ -130,4 +149,4 @@ def entry_event(
             continue
         title, body = entry_text(fields, mapping)
         docs.append(EntryDoc(doc_id, title, body, link))
-    return EntryEvent(entry_key, source, content_type, version, tuple(docs))
+    return EntryEvent(entry_key, source, content_type, version, tuple(docs), versioned, partial)

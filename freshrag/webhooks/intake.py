@@ -12,7 +12,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -110,7 +110,7 @@ class WebhookIntake:
         stale = 0
         for event in entries.events:
             with _journal_errors():
-                writes = self._journal.put(event, received_at)
+                writes = self._journal.put(self._completed(event), received_at)
             if writes is None:
                 stale += 1
                 continue
@@ -120,6 +120,18 @@ class WebhookIntake:
         if stale and not documents:
             return Receipt("stale", reason="older than the version already stored; nothing changed")
         return Receipt("accepted", tuple(documents))
+
+    def _completed(self, event: EntryEvent) -> EntryEvent:
+        """A partial event's documents with the stored title or text where the event carries none."""
+        if not event.partial:
+            return event
+        docs = []
+        for doc in event.docs:
+            stored = self._journal.get(doc.doc_id)
+            if stored is not None and stored.present:
+                doc = replace(doc, title=doc.title or stored.title, body=doc.body or stored.body)
+            docs.append(doc)
+        return replace(event, docs=tuple(docs))
 
     def _push(self, push: RepositoryPush, received_at: float) -> Receipt:
         entry_key = f"github:{REPOSITORY}:{push.repository}"

@@ -50,13 +50,18 @@ class EntryDoc:
 class EntryEvent:
     """The new state of one entry. No `docs` means the entry is gone (deleted, unpublished, trashed or
     archived). `version` orders events of one entry (milliseconds of the entry's own update time, or its
-    revision): an older version never overwrites a newer one."""
+    revision): an older version never overwrites a newer one. `versioned` is False when the platform gave
+    no such version and `version` is the time the event was sent or received instead: on another clock
+    than the entry's, so a removal so stamped takes the entry's stored version (and wins that tie).
+    `partial` events carry only the fields that changed: a title or text they lack is the stored one."""
 
     entry_key: str
     source: str
     content_type: str
     version: int
     docs: tuple[EntryDoc, ...] = ()
+    versioned: bool = True
+    partial: bool = False
 
     @property
     def deleted(self) -> bool:

@@ -183,24 +183,31 @@ VERIFIERS: dict[str, Verifier] = {
     "github": _untimed(verify_github),
 }
 
-# Headers naming a delivery, first present wins; a signature stands in where it covers a timestamp or body.
+# The header naming a delivery: the signed message id of Standard Webhooks, else the signature itself rather
+# than the platforms' unsigned ids (X-GitHub-Delivery, idempotency keys), so a replay under a new id is
+# still caught. Signatures cover the body and, where the platform has one, the timestamp.
 _ID_HEADERS = {
-    "generic": ("webhook-id",),
-    "github": ("x-github-delivery",),
-    # Signatures, not the platforms' unsigned idempotency headers: a replay with a new id is still caught.
-    "contentful": ("x-contentful-signature",),
-    "sanity": ("sanity-webhook-signature",),
-    "ghost": ("x-ghost-signature",),
-    "wordpress": ("x-wp-webhook-signature",),
+    "generic": "webhook-id",
+    "github": "x-hub-signature-256",
+    "contentful": "x-contentful-signature",
+    "sanity": "sanity-webhook-signature",
+    "ghost": "x-ghost-signature",
+    "wordpress": "x-wp-webhook-signature",
 }
+# Headers whose signature verifies in more than one spelling: the id is made of the parsed parts.
+_ID_PARTS = {"sanity": _SANITY, "ghost": _GHOST}
 
 
 def delivery_id(delivery: Delivery) -> str | None:
     """Name the delivery for replay protection (retries share it), or None where the platform gives no way."""
     if delivery.source == "strapi":  # the body carries its event time, so equal bodies are the same event
         return hashlib.sha256(delivery.body).hexdigest()
-    for name in _ID_HEADERS.get(delivery.source, ()):
-        value = delivery.header(name)
-        if value and value.strip():
-            return value.strip()
-    return None
+    name = _ID_HEADERS.get(delivery.source)
+    value = (delivery.header(name) or "").strip() if name else ""
+    if not value:
+        return None
+    pattern = _ID_PARTS.get(delivery.source)
+    parsed = pattern.match(value) if pattern else None
+    if parsed:
+        return ":".join(parsed.groups()).lower() if delivery.source == "ghost" else ":".join(parsed.groups())
+    return value.lower() if delivery.source in ("github", "contentful") else value

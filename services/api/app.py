@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 from typing import Annotated, Any
 
@@ -43,7 +44,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         token = runtime.settings.api_token
         if token is None:
             return  # without a token the server only listens on loopback
-        if credentials is None or credentials.credentials != token:
+        if credentials is None or not hmac.compare_digest(credentials.credentials.encode(), token.encode()):
             raise HTTPException(401, "admin routes need 'Authorization: Bearer <FRESHRAG_API_TOKEN>'")
 
     @app.exception_handler(BrokerUnavailableError)

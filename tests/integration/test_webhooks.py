@@ -243,3 +243,26 @@ def test_webhooks_on_redis_keep_the_journal_in_redis(
     record = system.runtime.store.get_record(GHOST.doc_ids[0])
     assert record is not None
     assert record.status is DocStatus.DELETED
+
+
+def test_a_directus_update_keeps_what_it_does_not_carry_and_archiving_removes(
+    system: System, client: TestClient
+) -> None:
+    def directus(action: str, fields: dict[str, Any]) -> Any:
+        payload = {"event": f"articles.items.{action}", "collection": "articles", "key": 7, "payload": fields}
+        response = deliver(client.post, Post("directus", payload))
+        assert response.status_code == 202, response.text
+        return response
+
+    def document() -> dict[str, Any]:
+        answer: dict[str, Any] = client.get("/documents/directus:articles:7").json()
+        return answer
+
+    directus("create", {"title": "Aqueducts of Valmora", "content": TEXT, "status": "published"})
+    eventually(lambda: found(system) == {"directus:articles:7"})
+    directus("update", {"title": "The Brindlewood aqueduct"})  # Directus sends the changed fields only
+    eventually(lambda: document()["title"] == "The Brindlewood aqueduct")
+    assert found(system) == {"directus:articles:7"}, "the update without the text lost the text"
+    directus("update", {"status": "archived"})
+    eventually(lambda: document()["status"] == "deleted")
+    assert not found(system)

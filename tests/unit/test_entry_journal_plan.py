@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from freshrag.webhooks.entries import EntryState, plan_put
+from dataclasses import replace
+
+from freshrag.webhooks.entries import EntryState, plan_put, settled
 from freshrag.webhooks.model import EntryDoc, EntryEvent
 
 
@@ -34,3 +36,19 @@ def test_a_locale_missing_from_a_newer_event_is_removed() -> None:
     writes = plan_put(EntryState(5, False, ("cms:page:1:de", "cms:page:1:en")), event(6, "en"), 3.0)
     assert writes is not None
     assert {doc.doc_id: doc.present for doc in writes} == {"cms:page:1:en": True, "cms:page:1:de": False}
+
+
+def test_a_removal_on_another_clock_takes_the_stored_version_and_wins_the_tie() -> None:
+    """A delete stamped with its receipt time (Ghost, a WordPress delete, Directus...) is compared on the
+    entry's own clock: a CMS clock ahead of ours cannot keep the entry alive, and a sequence number is
+    not shadowed by a time in milliseconds."""
+    current = EntryState(version=7, deleted=False, doc_ids=("cms:page:1:en",))
+    removal = settled(current, replace(event(1_700_000_000_000), versioned=False))
+    assert removal.version == 7
+    writes = plan_put(current, removal, 2.0)
+    assert writes is not None
+    assert [(doc.doc_id, doc.present) for doc in writes] == [("cms:page:1:en", False)]
+    assert plan_put(EntryState(7, True, ("cms:page:1:en",)), event(8, "en"), 3.0) is not None
+    # a removal that carries the entry's own version keeps it; a first event keeps its own time
+    assert settled(current, event(4)).version == 4
+    assert settled(None, replace(event(1_700_000_000_000), versioned=False)).version == 1_700_000_000_000

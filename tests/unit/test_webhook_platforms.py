@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from freshrag.webhooks.config import WebhookSource
+from freshrag.webhooks.config import ContentTypeMapping, WebhookSource
+from freshrag.webhooks.fields import entry_event
 from freshrag.webhooks.intake import parse_body
 from freshrag.webhooks.model import Delivery, Entries, Ignored, PayloadError, RepositoryPush
 from freshrag.webhooks.platforms import directus, github, wordpress
@@ -69,3 +70,79 @@ def test_a_push_from_an_unconfigured_repository_is_ignored_with_the_reason() -> 
 def test_a_body_with_a_lone_surrogate_is_malformed() -> None:
     with pytest.raises(PayloadError, match="surrogate"):
         parse_body(delivery("generic", {"content-type": "application/json"}, b'{"data": {"id": "\\ud800"}}'))
+
+
+def directus_event(action: str, fields: dict[str, object], config: WebhookSource | None = None) -> Entries:
+    payload = {
+        "event": f"articles.items.{action}",
+        "collection": "articles",
+        "keys": ["42"],
+        "payload": fields,
+    }
+    result = directus.interpret(delivery("directus"), payload, config or WebhookSource())
+    assert isinstance(result, Entries)
+    return result
+
+
+def test_a_directus_item_that_is_not_published_is_removed() -> None:
+    assert (
+        not directus_event("create", {"title": "T", "body": "Text", "status": "published"}).events[0].deleted
+    )
+    assert directus_event("create", {"title": "T", "body": "Text", "status": "draft"}).events[0].deleted
+    assert directus_event("update", {"status": "archived"}).events[0].deleted
+    drafts = WebhookSource(include_drafts=True)
+    assert not directus_event("update", {"status": "draft"}, drafts).events[0].deleted
+    assert directus_event("update", {"status": "archived"}, drafts).events[0].deleted
+    # collections without a status field are always published
+    assert not directus_event("create", {"title": "T", "body": "Text"}).events[0].deleted
+
+
+def test_a_directus_update_is_partial_unless_whole_items_are_fetched() -> None:
+    assert directus_event("update", {"title": "New"}).events[0].partial
+    assert not directus_event("create", {"title": "New"}).events[0].partial
+    fetched = WebhookSource.model_validate(
+        {"content_types": {"articles": {"fetch_url": "https://cms.example.com/items/articles/{id}"}}}
+    )
+    assert not directus_event("update", {"title": "New"}, fetched).events[0].partial
+
+
+def test_a_fetch_url_quotes_each_value_whole() -> None:
+    config = WebhookSource.model_validate(
+        {"content_types": {"articles": {"fetch_url": "https://cms.example.com/items/articles/{id}"}}}
+    )
+    payload = {"event": "items.create", "collection": "articles", "key": "1/../../users/me", "payload": {}}
+    result = directus.interpret(delivery("directus"), payload, config)
+    assert isinstance(result, Entries)
+    assert (
+        result.events[0].docs[0].fetch_url
+        == "https://cms.example.com/items/articles/1%2F..%2F..%2Fusers%2Fme"
+    )
+
+
+def wordpress_event(post: dict[str, object], config: WebhookSource | None = None) -> Entries:
+    post = {"ID": 5, "post_title": "T", "post_content": "Text", "post_type": "post", **post}
+    headers = {"x-wp-webhook-name": "post_update"}
+    result = wordpress.interpret(
+        delivery("wordpress", headers), {"post_id": 5, "post": post}, config or WebhookSource()
+    )
+    assert isinstance(result, Entries)
+    return result
+
+
+def test_wordpress_indexes_public_posts_only() -> None:
+    assert not wordpress_event({"post_status": "publish", "post_password": ""}).events[0].deleted
+    assert wordpress_event({"post_status": "publish", "post_password": "hunter2"}).events[0].deleted
+    drafts = WebhookSource(include_drafts=True)
+    assert not wordpress_event({"post_status": "draft"}, drafts).events[0].deleted
+    for status in ("private", "trash"):
+        assert wordpress_event({"post_status": status}, drafts).events[0].deleted, status
+
+
+def test_a_colon_in_an_id_never_makes_two_entries_share_a_document() -> None:
+    first = entry_event("generic", "faq", "x:en", 1, [(None, {"title": "T"})], ContentTypeMapping())
+    second = entry_event(
+        "generic", "faq", "x", 1, [(None, {"title": "T"})], ContentTypeMapping(), locale="en"
+    )
+    assert first.entry_key != second.entry_key
+    assert first.docs[0].doc_id != second.docs[0].doc_id
+    assert entry_event("generic", "faq", "12", 1, None, ContentTypeMapping()).entry_key == "generic:faq:12"

@@ -285,13 +285,17 @@ def test_bearer_token() -> None:
     ("source", "headers", "expected"),
     [
         ("generic", {"webhook-id": "msg_1"}, "msg_1"),
-        ("github", {"x-github-delivery": "72d3162e"}, "72d3162e"),
+        # the signature, not X-GitHub-Delivery (unsigned): a captured push sent under a new GUID is a replay
+        ("github", {"x-github-delivery": "72d3162e", "x-hub-signature-256": "sha256=AB"}, "sha256=ab"),
         # the signature, not the unsigned idempotency header: a replay under a new key is still caught
         ("contentful", {"x-contentful-idempotency-key": "k1", "x-contentful-signature": "s"}, "s"),
         ("contentful", {"x-contentful-signature": "s"}, "s"),
-        ("sanity", {"idempotency-key": "idem", "sanity-webhook-signature": "t=1,v1=x"}, "t=1,v1=x"),
-        ("sanity", {"sanity-webhook-signature": "t=1,v1=x"}, "t=1,v1=x"),
-        ("ghost", {"x-ghost-signature": "sha256=ab, t=1"}, "sha256=ab, t=1"),
+        ("sanity", {"idempotency-key": "idem", "sanity-webhook-signature": "t=1,v1=x"}, "1:x"),
+        # every spelling that verifies names the same delivery
+        ("sanity", {"sanity-webhook-signature": "t=1, v1=x"}, "1:x"),
+        ("sanity", {"sanity-webhook-signature": "t=1 ,v1=x"}, "1:x"),
+        ("ghost", {"x-ghost-signature": "sha256=ab, t=1"}, "ab:1"),
+        ("ghost", {"x-ghost-signature": "sha256=AB,t=1"}, "ab:1"),
         ("wordpress", {"x-wp-webhook-signature": "c2ln"}, "c2ln"),
         ("strapi", {}, "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"),  # sha256(b"{}")
         ("directus", {"authorization": "Bearer x"}, None),

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from freshrag.webhooks.config import WebhookSource
-from freshrag.webhooks.fields import entry_event, require, timestamp_ms
+from freshrag.webhooks.fields import entry_event, or_receipt, require, timestamp_ms
 from freshrag.webhooks.model import Delivery, Entries, Ignored, Interpretation, PayloadError
 
 UPSERTS = ("publish",)
@@ -35,9 +35,11 @@ def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interp
     if mapping.ignore:
         return Ignored(f"content type {content_type!r} is ignored by configuration")
     stamp = sys.get("deletedAt") or sys.get("archivedAt") or sys.get("updatedAt")
-    version = timestamp_ms(stamp) or int(delivery.received_at * 1000)
+    version, versioned = or_receipt(timestamp_ms(stamp), delivery.received_at)
     if action in REMOVALS:
-        return Entries((entry_event("contentful", content_type, entry_id, version, None, mapping),))
+        return Entries(
+            (entry_event("contentful", content_type, entry_id, version, None, mapping, versioned=versioned),)
+        )
     fields = require(payload, "fields")
     if not isinstance(fields, dict):
         raise PayloadError("field 'fields' must be an object of fields by locale")
@@ -45,7 +47,10 @@ def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interp
         (locale, {name: values.get(locale) for name, values in fields.items() if isinstance(values, dict)})
         for locale in _locales(fields)
     ]
-    return Entries((entry_event("contentful", content_type, entry_id, version, documents, mapping),))
+    event = entry_event(
+        "contentful", content_type, entry_id, version, documents, mapping, versioned=versioned
+    )
+    return Entries((event,))
 
 
 def _locales(fields: dict[str, Any]) -> list[str]:

@@ -1,9 +1,10 @@
 """Directus flows ("Event Hook" trigger, "Webhook / Request URL" operation) or legacy webhooks:
 `{"event": "articles.items.create", "collection": "articles", "key": 42, "payload": {...}}` (legacy
 webhooks: "items.create"); updates and deletes
-carry `keys`. An update carries only the changed fields, so configure `fetch_url` (for example
-`https://cms.example.com/items/articles/{id}` with `fetch_path = "data"`) to index whole items. Directus
-cannot sign: its secret is a static `Authorization: Bearer` header."""
+carry `keys`. An update carries only the changed fields: the title or text it lacks stay as they were,
+and configuring `fetch_url` (for example `https://cms.example.com/items/articles/{id}` with
+`fetch_path = "data"`) indexes whole items instead. An item whose `status` is there and is not `published`
+(draft, archived) is removed. Directus cannot sign: its secret is a static `Authorization: Bearer` header."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from freshrag.webhooks.fields import entry_event, require
 from freshrag.webhooks.model import Delivery, Entries, Ignored, Interpretation, PayloadError
 
 ACTIONS = ("create", "update", "delete")
+STATUS_FIELD = "status"  # Directus' own archive field: published, draft or archived
+PUBLISHED = "published"
 
 
 def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interpretation:
@@ -32,13 +35,31 @@ def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interp
     if action != "delete" and not isinstance(fields, dict):
         raise PayloadError("field 'payload' must be an object of the item's fields")
     version = int(delivery.received_at * 1000)  # Directus stamps no time on its events
+    gone = action == "delete" or not _published(fields, config)
+    # An update carries only the changed fields: what it lacks is kept, unless the whole item is fetched.
+    partial = action == "update" and not mapping.fetch_url
     events = tuple(
         entry_event(
-            "directus", collection, key, version, None if action == "delete" else [(None, fields)], mapping
+            "directus",
+            collection,
+            key,
+            version,
+            None if gone else [(None, fields)],
+            mapping,
+            versioned=False,
+            partial=partial,
         )
         for key in keys
     )
     return Entries(events)
+
+
+def _published(fields: dict[str, Any], config: WebhookSource) -> bool:
+    """Whether the item is published: items of collections without a status field always are."""
+    if STATUS_FIELD not in fields:
+        return True
+    status = fields[STATUS_FIELD]
+    return status == PUBLISHED or (config.include_drafts and status == "draft")
 
 
 def _keys(payload: dict[str, Any]) -> list[str]:

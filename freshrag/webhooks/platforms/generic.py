@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from freshrag.webhooks.config import WebhookSource
-from freshrag.webhooks.fields import entry_event, require, timestamp_ms, with_default_body
+from freshrag.webhooks.fields import entry_event, or_receipt, require, timestamp_ms, with_default_body
 from freshrag.webhooks.model import Delivery, Entries, Interpretation, PayloadError
 
 UPSERTS = ("created", "updated", "published", "upserted")
@@ -35,10 +35,14 @@ def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interp
     if isinstance(version, int) and not 0 <= version < 2**63:
         raise PayloadError("field 'data.version' must be a whole number from 0 to 2**63 - 1")
     if not isinstance(version, int) or isinstance(version, bool):
-        version = timestamp_ms(data.get("updated_at")) or timestamp_ms(payload.get("timestamp"))
-    version = version if version is not None else int(delivery.received_at * 1000)
+        version = timestamp_ms(data.get("updated_at"))
+    versioned = version is not None
+    if version is None:  # the envelope's `timestamp` (when the event was sent), else the receipt
+        version, _ = or_receipt(timestamp_ms(payload.get("timestamp")), delivery.received_at)
     locale = data.get("locale") if isinstance(data.get("locale"), str) else None
     documents = None if action in REMOVALS else [(None, data)]
     uri = data.get("url") if isinstance(data.get("url"), str) else ""
-    event = entry_event("generic", content_type, entry_id, version, documents, mapping, uri, locale)
+    event = entry_event(
+        "generic", content_type, entry_id, version, documents, mapping, uri, locale, versioned=versioned
+    )
     return Entries((event,))

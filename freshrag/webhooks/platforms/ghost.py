@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from freshrag.webhooks.config import WebhookSource
-from freshrag.webhooks.fields import entry_event, require, timestamp_ms, with_default_body
+from freshrag.webhooks.fields import entry_event, or_receipt, require, timestamp_ms, with_default_body
 from freshrag.webhooks.model import Delivery, Entries, Ignored, Interpretation, PayloadError
 
 CONTENT_TYPES = ("post", "page")
@@ -31,8 +31,11 @@ def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interp
         return Ignored(f"content type {content_type!r} is ignored by configuration")
     published = current.get("status") == "published" or (config.include_drafts and bool(current))
     stamp = current.get("updated_at") if current else None
-    version = timestamp_ms(stamp) or int(delivery.received_at * 1000)
+    version, versioned = or_receipt(timestamp_ms(stamp), delivery.received_at)  # a delete has no current
     fields = {**current, "html": current.get("html") or current.get("plaintext")}
     documents = [(None, fields)] if published else None
     uri = str(current.get("url") or "")
-    return Entries((entry_event("ghost", content_type, entry_id, version, documents, mapping, uri),))
+    event = entry_event(
+        "ghost", content_type, entry_id, version, documents, mapping, uri, versioned=versioned
+    )
+    return Entries((event,))

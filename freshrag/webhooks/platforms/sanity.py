@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from freshrag.webhooks.config import WebhookSource
-from freshrag.webhooks.fields import entry_event, require, timestamp_ms
+from freshrag.webhooks.fields import entry_event, or_receipt, require, timestamp_ms
 from freshrag.webhooks.model import Delivery, Entries, Ignored, Interpretation, PayloadError
 
 OPERATIONS = ("create", "update", "delete")
@@ -31,9 +31,11 @@ def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interp
         return Ignored(f"content type {content_type!r} is ignored by configuration")
     if operation == "delete":
         stamp = delivery.header("sanity-transaction-time")
-        version = timestamp_ms(stamp) or int(delivery.received_at * 1000)
-        return Entries((entry_event("sanity", content_type, doc_id, version, None, mapping),))
-    version = timestamp_ms(document.get("_updatedAt")) or int(delivery.received_at * 1000)
+        version, versioned = or_receipt(timestamp_ms(stamp), delivery.received_at)
+        return Entries(
+            (entry_event("sanity", content_type, doc_id, version, None, mapping, versioned=versioned),)
+        )
+    version, _ = or_receipt(timestamp_ms(document.get("_updatedAt")), delivery.received_at)
     fields = {**document, "slug": _slug(document.get("slug"))}
     return Entries((entry_event("sanity", content_type, doc_id, version, [(None, fields)], mapping),))
 

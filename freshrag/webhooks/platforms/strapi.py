@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from freshrag.webhooks.config import WebhookSource
-from freshrag.webhooks.fields import entry_event, require, timestamp_ms
+from freshrag.webhooks.fields import entry_event, or_receipt, require, timestamp_ms
 from freshrag.webhooks.model import Delivery, Entries, Ignored, Interpretation
 
 UPSERTS = ("entry.create", "entry.update", "entry.publish")
@@ -27,11 +27,14 @@ def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interp
     if event in ("entry.create", "entry.update") and draft and not config.include_drafts:
         return Ignored("a draft (publishedAt is null): indexed once published")
     # Strapi stamps each event with its own time: the order in which changes really happened.
-    version = timestamp_ms(payload.get("createdAt")) or int(delivery.received_at * 1000)
+    version, versioned = or_receipt(timestamp_ms(payload.get("createdAt")), delivery.received_at)
     locale = entry.get("locale") if isinstance(entry.get("locale"), str) else None
     documents = None if event in REMOVALS else [(None, entry)]
     entry_id = _entry_id(entry, entry_id)
-    return Entries((entry_event("strapi", model, entry_id, version, documents, mapping, locale=locale),))
+    changed = entry_event(
+        "strapi", model, entry_id, version, documents, mapping, locale=locale, versioned=versioned
+    )
+    return Entries((changed,))
 
 
 def _entry_id(entry: dict[str, Any], entry_id: str) -> str:

@@ -1,17 +1,19 @@
 """WordPress through WP Webhooks: the trigger in `X-WP-Webhook-Name` (post_create, post_update,
-post_delete, post_trash) and the post in the body. Only published posts are searchable: a post moved to
-draft, pending or private is removed, as is a trashed or deleted one."""
+post_delete, post_trash) and the post in the body. Only published posts without a password are
+searchable: a post moved to draft, pending or private, or given a password, is removed, as is a trashed or
+deleted one. `include_drafts` adds drafts, pending and scheduled posts, never private or trashed ones."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from freshrag.webhooks.config import WebhookSource
-from freshrag.webhooks.fields import entry_event, require, timestamp_ms, with_default_body
+from freshrag.webhooks.fields import entry_event, or_receipt, require, timestamp_ms, with_default_body
 from freshrag.webhooks.model import Delivery, Entries, Ignored, Interpretation, PayloadError
 
 UPSERTS = ("post_create", "post_update")
 REMOVALS = ("post_delete", "post_trash")
+DRAFTS = ("draft", "pending", "future")
 
 
 def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interpretation:
@@ -27,13 +29,16 @@ def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interp
     if mapping.ignore:
         return Ignored(f"post type {post_type!r} is ignored by configuration")
     mapping = mapping.model_copy(update={"title": ("post_title", *mapping.title)})
-    published = post.get("post_status") == "publish" or config.include_drafts
+    status = post.get("post_status")
+    published = status == "publish" or (config.include_drafts and status in DRAFTS)
+    published = published and not post.get("post_password")  # protected: not for everyone's answers
     # The post's own modification time orders its states (trashing and unpublishing update it); a
     # permanent delete carries the post as it was, so its time is the receipt.
     modified = timestamp_ms(post.get("post_modified_gmt"))
-    version = int(delivery.received_at * 1000) if trigger == "post_delete" or modified is None else modified
+    version, versioned = or_receipt(None if trigger == "post_delete" else modified, delivery.received_at)
     if trigger in REMOVALS or not published:
-        return Entries((entry_event("wordpress", post_type, post_id, version, None, mapping),))
+        gone = entry_event("wordpress", post_type, post_id, version, None, mapping, versioned=versioned)
+        return Entries((gone,))
     link = payload.get("post_permalink") or post.get("guid") or ""
     uri = link if isinstance(link, str) else ""
     return Entries((entry_event("wordpress", post_type, post_id, version, [(None, post)], mapping, uri),))
