@@ -8,6 +8,7 @@ indexed before and the one now checked out, so a missed or repeated push still e
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,11 @@ from freshrag.documents import Change, Op, SourceKind
 from freshrag.sources import IgnoreRules, WatchedFolder
 
 GIT_TIMEOUT_SECONDS = 300
+
+
+def redacted(text: str) -> str:
+    """`text` without the credentials of any URL in it (`https://user:token@host` -> `https://***@host`)."""
+    return re.sub(r"://[^/@\s]+@", "://***@", text)
 
 
 class GitError(RuntimeError):
@@ -80,7 +86,7 @@ def _git(cwd: Path, *args: str) -> str:
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise GitError(f"git {args[0]} failed: {exc}") from exc
+        raise GitError(redacted(f"git {args[0]} failed: {exc}")) from exc
     if done.returncode != 0:
-        raise GitError(f"git {args[0]} failed ({done.returncode}): {done.stderr.strip()}")
+        raise GitError(redacted(f"git {args[0]} failed ({done.returncode}): {done.stderr.strip()}"))
     return done.stdout

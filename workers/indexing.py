@@ -12,10 +12,10 @@ from typing import Any
 from celery.exceptions import Reject
 
 from freshrag.dead_letters import dead_letter
-from freshrag.documents import Change, SourceKind
+from freshrag.documents import Change, Op, SourceKind
 from freshrag.queue import INDEX_DOCUMENT, RECONCILE_FOLDER, RECONCILE_WATCHED, SYNC_REPOSITORY
 from freshrag.reconcile import folder_changes
-from freshrag.repositories import clone_folder, pull
+from freshrag.repositories import GitError, clone_folder, pull
 from freshrag.runtime import Runtime
 from freshrag.sources import WatchedFolder
 from freshrag.webhooks.intake import REPOSITORY, resubmit_unapplied
@@ -107,11 +107,17 @@ def reconcile_watched() -> int:
 @app.task(name=SYNC_REPOSITORY, acks_late=True, reject_on_worker_lost=True)
 def sync_repository(repository: str, clone_url: str, ref: str, received_at: float) -> int:
     """Pull `ref` into the repository's clone and enqueue its changed files; returns how many. A failure
-    (the remote unreachable) raises: the journalled push is tried again by the scheduled sweep."""
+    (the remote unreachable, credentials refused) is logged and counted, and the journalled push is tried
+    again by the scheduled sweep."""
     runtime = current_runtime()
     path = clone_folder(runtime.settings.data_dir, repository)
-    with runtime.locks.hold(f"repository:{repository}"):
-        pulled = pull(clone_url, ref, path, runtime.rules)
+    try:
+        with runtime.locks.hold(f"repository:{repository}"):
+            pulled = pull(clone_url, ref, path, runtime.rules)
+    except GitError as exc:
+        log.error("pulling %s (%s) failed, the scheduled reconcile tries again: %s", repository, ref, exc)
+        runtime.metrics.events.labels(SourceKind.GIT.value, Op.UPSERT.value, "failed").inc()
+        return 0
     enqueued = sum(runtime.queue.submit(change) for change in pulled.changes)
     runtime.journal.mark_applied(f"github:{REPOSITORY}:{repository}", received_at)
     log.info("pulled %s %s..%s: %d files changed", repository, pulled.previous, pulled.current, enqueued)

@@ -155,3 +155,27 @@ def test_a_github_push_indexes_the_changed_files_and_deletes_the_removed_ones(
         eventually(lambda: system.runtime.journal.unapplied(time.time()) == [])
         ping = Post("github", {"zen": "Keep it logically awesome."}, {"X-GitHub-Event": "ping"})
         assert deliver(client.post, ping).json()["status"] == "ignored"
+
+
+def test_a_push_that_cannot_be_pulled_is_logged_counted_and_kept_for_the_sweep(
+    remote: tuple[Path, Path], start_system: Callable[..., System], caplog: pytest.LogCaptureFixture
+) -> None:
+    bare, work = remote
+    token = "ghp_notarealtoken0123456789"  # noqa: S105
+    unreachable = f"https://x-access-token:{token}@127.0.0.1:9/acme/handbook.git"  # port 9: refused
+    system = start_system(
+        webhooks={"github": {"repositories": {"acme/handbook": {"url": unreachable}}}}, **SECRET_SETTINGS
+    )
+    (work / "a.md").write_text("# A\n\nText.")
+    git(work, "add", "-A")
+    git(work, "commit", "--quiet", "-m", "first")
+    registry = system.runtime.metrics.registry
+    labels = {"source_kind": "git", "op": "upsert", "outcome": "failed"}
+    with TestClient(create_app(system.runtime)) as client:
+        assert deliver(client.post, push_event(bare, work)).status_code == 202
+        eventually(lambda: registry.get_sample_value("freshrag_events_total", labels) == 1.0, timeout=60)
+    failure = next(r.getMessage() for r in caplog.records if "pulling acme/handbook" in r.getMessage())
+    assert "failed" in failure
+    assert token not in caplog.text, "the clone URL's credentials were logged"
+    pending = [doc.doc_id for doc in system.runtime.journal.unapplied(time.time())]
+    assert pending == ["github:repository:acme/handbook"], "the push is no longer kept for the sweep"
