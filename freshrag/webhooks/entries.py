@@ -14,7 +14,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -107,8 +107,8 @@ def _merged_ids(current: EntryState | None, writes: list[StoredDoc]) -> tuple[st
 
 
 class EntryJournal(Protocol):
-    def put(self, event: EntryEvent, received_at: float) -> list[StoredDoc] | None:
-        """Store `event` durably; returns the documents to index, or None when it is stale."""
+    def put(self, events: Sequence[EntryEvent], received_at: float) -> list[list[StoredDoc] | None]:
+        """Store `events` durably, at once; for each, the documents to index, or None when it is stale."""
         ...
 
     def get(self, doc_id: str) -> StoredDoc | None: ...
@@ -175,29 +175,33 @@ class SqliteEntryJournal:
                     db.execute("ROLLBACK")
                 raise
 
-    def put(self, event: EntryEvent, received_at: float) -> list[StoredDoc] | None:
-        with self._connect() as db:
-            row = db.execute(
-                "SELECT version, deleted, doc_ids FROM entries WHERE entry_key = ?", (event.entry_key,)
-            ).fetchone()
-            current = EntryState(row[0], bool(row[1]), tuple(json.loads(row[2]))) if row else None
-            event = settled(current, event)
-            writes = plan_put(current, event, received_at)
-            if writes is None:
-                return None
-            db.execute(
-                "INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?)",
-                (
-                    event.entry_key,
-                    event.version,
-                    int(event.deleted),
-                    json.dumps(_merged_ids(current, writes)),
-                ),
-            )
-            db.executemany(
-                "INSERT OR REPLACE INTO docs VALUES (?, ?, 0, ?)",
-                [(doc.doc_id, doc.received_at, doc.to_json()) for doc in writes],
-            )
+    def put(self, events: Sequence[EntryEvent], received_at: float) -> list[list[StoredDoc] | None]:
+        with self._connect() as db:  # one transaction, one fsync, however many entries a delivery names
+            return [self._put(db, event, received_at) for event in events]
+
+    @staticmethod
+    def _put(db: sqlite3.Connection, event: EntryEvent, received_at: float) -> list[StoredDoc] | None:
+        row = db.execute(
+            "SELECT version, deleted, doc_ids FROM entries WHERE entry_key = ?", (event.entry_key,)
+        ).fetchone()
+        current = EntryState(row[0], bool(row[1]), tuple(json.loads(row[2]))) if row else None
+        event = settled(current, event)
+        writes = plan_put(current, event, received_at)
+        if writes is None:
+            return None
+        db.execute(
+            "INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?)",
+            (
+                event.entry_key,
+                event.version,
+                int(event.deleted),
+                json.dumps(_merged_ids(current, writes)),
+            ),
+        )
+        db.executemany(
+            "INSERT OR REPLACE INTO docs VALUES (?, ?, 0, ?)",
+            [(doc.doc_id, doc.received_at, doc.to_json()) for doc in writes],
+        )
         return writes
 
     def get(self, doc_id: str) -> StoredDoc | None:
@@ -258,7 +262,10 @@ class RedisEntryJournal:
             "if t and tonumber(t) == tonumber(ARGV[2]) then redis.call('ZREM', KEYS[1], ARGV[1]) end"
         )
 
-    def put(self, event: EntryEvent, received_at: float) -> list[StoredDoc] | None:
+    def put(self, events: Sequence[EntryEvent], received_at: float) -> list[list[StoredDoc] | None]:
+        return [self._put(event, received_at) for event in events]
+
+    def _put(self, event: EntryEvent, received_at: float) -> list[StoredDoc] | None:
         entry_key = f"freshrag:entry:{event.entry_key}"
         with self._client.pipeline() as pipe:
             while True:

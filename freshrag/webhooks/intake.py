@@ -107,14 +107,11 @@ class WebhookIntake:
 
     def _entries(self, entries: Entries, received_at: float) -> Receipt:
         documents: list[str] = []
-        stale = 0
-        for event in entries.events:
-            with _journal_errors():
-                writes = self._journal.put(self._completed(event), received_at)
-            if writes is None:
-                stale += 1
-                continue
-            for doc in writes:
+        with _journal_errors():
+            results = self._journal.put([self._completed(event) for event in entries.events], received_at)
+        stale = results.count(None)
+        for writes in results:
+            for doc in writes or ():
                 self._queue.submit(change_for(doc))
                 documents.append(doc.doc_id)
         if stale and not documents:
@@ -139,7 +136,7 @@ class WebhookIntake:
         doc = EntryDoc(entry_key, push.repository, details, push.clone_url)
         event = EntryEvent(entry_key, "github", REPOSITORY, int(received_at * 1000), (doc,))
         with _journal_errors():
-            self._journal.put(event, received_at)
+            self._journal.put([event], received_at)
         self._queue.sync_repository(push.repository, push.clone_url, push.ref, received_at)
         return Receipt("accepted", (entry_key,))
 
