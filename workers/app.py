@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from celery import Celery, beat
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
 
 from freshrag.coordination import open_coordination
 from freshrag.health.collector import HEARTBEAT_SECONDS
@@ -65,6 +65,7 @@ class Heartbeat:
         self._thread = threading.Thread(target=self._run, name="freshrag-heartbeat", daemon=True)
 
     def start(self) -> None:
+        STOPPING.clear()
         self._thread.start()
 
     def stop(self) -> None:
@@ -81,6 +82,9 @@ class Heartbeat:
 
 
 _heartbeats: list[Heartbeat] = []
+# Set while this process' worker stops: tasks that wait on other tasks (the canary) give up at once, since
+# what they wait for no longer runs, so that a shutdown never waits out their timeouts.
+STOPPING = threading.Event()
 
 
 @worker_ready.connect
@@ -90,6 +94,11 @@ def _start_heartbeat(sender: Any, **_: Any) -> None:
     heartbeat = Heartbeat(health, str(getattr(sender, "hostname", "worker")))
     _heartbeats.append(heartbeat)
     heartbeat.start()
+
+
+@worker_shutting_down.connect
+def _stopping(**_: Any) -> None:
+    STOPPING.set()
 
 
 @worker_shutdown.connect
@@ -126,12 +135,14 @@ class InProcessWorker:
         self._heartbeat = Heartbeat(runtime.health, f"in-process@{socket.gethostname()}:{os.getpid()}")
 
     def start(self) -> None:
+        STOPPING.clear()
         self._thread.start()
         if self._beat is not None:
             self._beat.start()
         self._heartbeat.start()
 
     def stop(self) -> None:
+        STOPPING.set()
         self._heartbeat.stop()
         if self._beat is not None:
             self._beat.stop()

@@ -11,7 +11,7 @@ from typing import Any
 from freshrag.health import checks
 from freshrag.health.canary import Canary
 from freshrag.queue import CANARY, EVALUATE_GOLDEN_SET, MEASURE_DRIFT
-from workers.app import app, current_runtime
+from workers.app import STOPPING, app, current_runtime
 
 log = logging.getLogger(__name__)
 
@@ -20,11 +20,11 @@ log = logging.getLogger(__name__)
 def canary() -> dict[str, Any] | None:
     """Write the canary, wait until search finds it, remove it; export the latency or the failure."""
     runtime = current_runtime()
-    result = Canary(runtime.health, runtime.queue, runtime.search).run(
+    result = Canary(runtime.health, runtime.queue, runtime.search, stopping=STOPPING).run(
         runtime.settings.canary_timeout_seconds
     )
     if result is None:
-        log.info("canary skipped: the previous one is still in flight")
+        log.info("canary not run through: the previous one is still in flight, or the worker is stopping")
         return None
     runtime.metrics.canary_runs.labels(result.outcome).inc()
     if result.latency_seconds is not None:

@@ -10,6 +10,7 @@ filtered out unless asked for by `source_kind`).
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -67,17 +68,21 @@ class Canary:
         *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        stopping: threading.Event | None = None,
     ) -> None:
         self._state = state
         self._queue = queue
         self._search = search
         self._clock = clock
         self._sleep = sleep
+        self._stopping = stopping or threading.Event()
 
     def run(self, timeout: float) -> CanaryResult | None:
         """Write a new canary, wait until search finds it (at most `timeout` seconds), then remove it.
         Returns None, doing nothing, while another canary is still in flight: the waiting run holds a
-        worker slot, and a second one would take another slot from the very change it waits for."""
+        worker slot, and a second one would take another slot from the very change it waits for. Returns
+        None too, recording nothing, when `stopping` is set meanwhile: a stopping worker no longer runs
+        the change the canary waits for, and its shutdown must not wait for the canary's timeout."""
         started = self._clock()
         running = self._state.get(CANARY_RUNNING)
         if running is not None and started - running["since"] < running["timeout"]:
@@ -88,11 +93,14 @@ class Canary:
         finally:
             self._state.put(CANARY_RUNNING, {"since": 0.0, "timeout": 0.0})
 
-    def _probe(self, started: float, timeout: float) -> CanaryResult:
+    def _probe(self, started: float, timeout: float) -> CanaryResult | None:
         nonce = secrets.token_hex(6)
         try:
             self._write(nonce, present=True, at=started)
             found = self._wait(lambda: self._found(nonce), started + timeout)
+        except _Stopping:
+            self._write(nonce, present=False, at=self._clock())
+            return None
         except Exception as exc:
             result = CanaryResult("error", None, started, f"{type(exc).__name__}: {exc}")
         else:
@@ -123,7 +131,13 @@ class Canary:
 
     def _wait(self, probe: Callable[[], bool], deadline: float) -> bool:
         while not probe():
+            if self._stopping.is_set():
+                raise _Stopping
             if self._clock() >= deadline:
                 return False
             self._sleep(_POLL_SECONDS)
         return True
+
+
+class _Stopping(Exception):
+    """The worker is stopping: the canary is abandoned, with nothing recorded."""
