@@ -31,15 +31,25 @@ def write_scifact(
     test_queries: int | None = None,
     distractors: int = 0,
     seed: int = 0,
+    shared_documents: bool = False,
 ) -> SciFactFiles:
     """The documents judged by the first `train_queries` train and `test_queries` test queries, plus
-    `distractors` unjudged ones drawn at random (None: every query)."""
+    `distractors` unjudged ones drawn at random (None: every query). With `shared_documents`, only test
+    queries about documents that train queries judge too, and those train queries first: the feedback is
+    about the documents the golden set asks for, as when users search what they search."""
     queries = {
         row["_id"]: row["text"]
         for row in map(json.loads, (scifact / "queries.jsonl").read_text().splitlines())
     }
-    train = _first_queries(_judgments(scifact, "train"), train_queries)
-    test = _first_queries(_judgments(scifact, "test"), test_queries)
+    train, test = _judgments(scifact, "train"), _judgments(scifact, "test")
+    if shared_documents:
+        trained = {doc for _, doc in train}
+        unshared = {query for query, doc in test if doc not in trained}
+        test = [(query, doc) for query, doc in test if query not in unshared]
+        asked = {doc for _, doc in _first_queries(test, test_queries)}
+        train = sorted(train, key=lambda judgment: judgment[1] not in asked)  # stable: file order kept
+    train = _first_queries(train, train_queries)
+    test = _first_queries(test, test_queries)
     corpus = {row["_id"]: row for row in map(json.loads, (scifact / "corpus.jsonl").read_text().splitlines())}
     judged = {doc for _, doc in train + test}
     others = sorted(set(corpus) - judged)

@@ -25,6 +25,7 @@ def test_finetune_now_promotes_a_better_model_and_rollback_restores_the_previous
         train_queries=100,
         test_queries=60,
         distractors=60,
+        shared_documents=True,
     )
     settings = {
         "FRESHRAG_GOLDEN_SET": str(data.golden),
