@@ -79,7 +79,7 @@ class WebhookIntake:
         payload = parse_body(delivery)
         try:
             interpretation = INTERPRETERS[source](delivery, payload, self._settings.webhook_source(source))
-        except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
+        except (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError) as exc:
             # A shape no platform sends (a list where an object belongs...): the sender's error, not ours.
             log.info("%s delivery with an unexpected shape: %r", source, exc)
             raise PayloadError(f"unexpected payload shape: {type(exc).__name__}: {exc}") from None

@@ -7,9 +7,11 @@ entries, images and other non-text nodes are dropped.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 _HTML_HINT = re.compile(
     r"</?(?:p|h[1-6]|div|br|hr|li|ul|ol|span|a|strong|em|b|i|img|table|tr|td|blockquote|pre|code|figure|"
@@ -23,6 +25,11 @@ _BLOCKS = (
 )
 # Private-use markers survive text extraction: list indentation and preformatted text slots.
 _INDENT, _SLOT = "\ue002", "\ue003"
+# Rich text is an editor's (or anyone's) payload: nesting deeper than this is read as plain text, and
+# Portable Text and HTML list items deeper than _MAX_LIST_LEVEL are indented as that level, so that no input
+# costs recursion, or work or output more than linear in its size.
+_MAX_DEPTH = 64
+_MAX_LIST_LEVEL = 8
 
 
 def _join(blocks: list[str], separator: str = "\n\n") -> str:
@@ -54,35 +61,75 @@ def _dicts(value: Any) -> list[dict[str, Any]]:
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
+def _whole(value: Any, default: int) -> int:
+    """`value` as a whole number ("2" and 2.0 too), or `default` for anything else (an object, NaN, inf)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        return default
+
+
+def _string(value: Any) -> str:
+    return value if isinstance(value, str) else str(value) if isinstance(value, int | float) else ""
+
+
+def _texts(root: dict[str, Any], children: str, text: Callable[[dict[str, Any]], str | None]) -> list[str]:
+    """The texts of `root` and all that is under it (`text` of a node, or else its `children`'s), in order;
+    iterative, so that any depth of nesting reads."""
+    parts: list[str] = []
+    pending: list[Iterator[dict[str, Any]]] = [iter([root])]
+    while pending:
+        node = next(pending[-1], None)
+        if node is None:
+            pending.pop()
+        elif (value := text(node)) is not None:
+            parts.append(value)
+        else:
+            pending.append(iter(_dicts(node.get(children))))
+    return parts
+
+
+def _flat(parts: list[str]) -> str:
+    """Texts of structure past the depth limit, read as one line (spaced: their blocks' breaks are gone)."""
+    return " ".join(" ".join(parts).split())
+
+
+def _cf_texts(node: dict[str, Any]) -> list[str]:
+    return _texts(node, "content", lambda n: _string(n.get("value")) if n.get("nodeType") == "text" else None)
+
+
 def _cf_inline(node: dict[str, Any]) -> str:
-    if node.get("nodeType") == "text":
-        return str(node.get("value") or "")
-    return "".join(_cf_inline(child) for child in _dicts(node.get("content")))
+    return "".join(_cf_texts(node))
 
 
-def _cf_blocks(nodes: list[dict[str, Any]]) -> list[str]:
+def _cf_blocks(nodes: list[dict[str, Any]], depth: int = 0) -> list[str]:
+    if depth >= _MAX_DEPTH:  # deeper structure is read as plain text
+        return [text for node in nodes if (text := _flat(_cf_texts(node)))]
     out: list[str] = []
     for node in nodes:
         kind, children = str(node.get("nodeType") or ""), _dicts(node.get("content"))
-        if kind.startswith("heading-") and kind[-1].isdigit():
+        if kind.startswith("heading-") and kind[-1] in "0123456789":
             out.append(_heading(int(kind[-1]), _cf_inline(node)))
         elif kind in ("unordered-list", "ordered-list"):
-            items = [_join(_cf_blocks(_dicts(item.get("content"))), "\n") for item in children]
+            items = [_join(_cf_blocks(_dicts(item.get("content")), depth + 1), "\n") for item in children]
             out.append(_list(items, ordered=kind == "ordered-list"))
         elif kind == "blockquote":
-            out.append(_quote(_join(_cf_blocks(children))))
+            out.append(_quote(_join(_cf_blocks(children, depth + 1))))
         elif kind == "hr":
             out.append("---")
         elif kind == "table":
             rows = [
-                [_join(_cf_blocks(_dicts(cell.get("content"))), " ") for cell in _dicts(row.get("content"))]
+                [
+                    _join(_cf_blocks(_dicts(cell.get("content")), depth + 1), " ")
+                    for cell in _dicts(row.get("content"))
+                ]
                 for row in children
             ]
             out.append("\n".join("| " + " | ".join(" ".join(c.split()) for c in row) + " |" for row in rows))
         elif kind in ("paragraph", "text") or kind.endswith("hyperlink"):
             out.append(_cf_inline(node))
         else:  # document, list-item, table cells, embedded blocks (text only if they carry any), new types
-            out.extend(_cf_blocks(children))
+            out.extend(_cf_blocks(children, depth + 1))
     return [block for block in out if block.strip()]
 
 
@@ -94,22 +141,25 @@ def contentful_rich_text(document: dict[str, Any]) -> str:
 def portable_text(blocks: list[Any]) -> str:
     """Render Sanity Portable Text blocks as Markdown, skipping non-text blocks such as code and images."""
     out: list[str] = []
+    lines: list[str] = []  # of the list being read, joined into one block when it ends
     levels: list[tuple[str, int, int]] = []  # open list levels: (bullet|number, items so far, indent)
     for block in _dicts(blocks):
         if block.get("_type") != "block":
             continue
-        text = " ".join(
-            "".join(str(span.get("text") or "") for span in _dicts(block.get("children"))).split()
-        )
+        text = " ".join("".join(_string(span.get("text")) for span in _dicts(block.get("children"))).split())
         if not text:
             continue
         kind, style = block.get("listItem"), str(block.get("style") or "normal")
         if not kind:
+            if lines:
+                out.append("\n".join(lines))
+                lines = []
             levels.clear()
             level = int(style[1]) if re.fullmatch(r"h[1-6]", style) else 0
             out.append(_heading(level, text) if level else _quote(text) if style == "blockquote" else text)
             continue
-        depth, continuing = max(int(block.get("level") or 1), 1), bool(levels)
+        # `level` is the payload's: clamped, or a level of 10**8 would open 10**8 lists.
+        depth = min(max(_whole(block.get("level"), 1), 1), _MAX_LIST_LEVEL)
         del levels[depth:]
         while len(levels) < depth:
             parent = levels[-1] if levels else None
@@ -118,42 +168,48 @@ def portable_text(blocks: list[Any]) -> str:
         previous = levels[-1]
         count = previous[1] + 1 if previous[0] == kind else 1
         levels[-1] = (str(kind), count, previous[2])
-        line = " " * previous[2] + (f"{count}. " if kind == "number" else "- ") + text
-        if continuing:
-            out[-1] += "\n" + line
-        else:
-            out.append(line)
+        lines.append(" " * previous[2] + (f"{count}. " if kind == "number" else "- ") + text)
+    if lines:
+        out.append("\n".join(lines))
     return _join(out)
 
 
+def _strapi_texts(node: dict[str, Any]) -> list[str]:
+    return _texts(node, "children", lambda n: _string(n.get("text")) if n.get("type") == "text" else None)
+
+
 def _strapi_inline(node: dict[str, Any]) -> str:
-    if node.get("type") == "text":
-        return str(node.get("text") or "")
-    return "".join(_strapi_inline(child) for child in _dicts(node.get("children")))
+    return "".join(_strapi_texts(node))
 
 
 def strapi_blocks(blocks: list[Any]) -> str:
     """Render Strapi v5 "blocks" rich text as Markdown, skipping images."""
+    return _strapi_blocks(_dicts(blocks), 0)
+
+
+def _strapi_blocks(blocks: list[dict[str, Any]], depth: int) -> str:
+    if depth >= _MAX_DEPTH:  # deeper structure is read as plain text
+        return _join([_flat(_strapi_texts(node)) for node in blocks])
     out: list[str] = []
-    for node in _dicts(blocks):
+    for node in blocks:
         kind = node.get("type")
         if kind == "heading":
-            out.append(_heading(int(node.get("level") or 1), _strapi_inline(node)))
+            out.append(_heading(_whole(node.get("level"), 1), _strapi_inline(node)))
         elif kind == "list":
-            items: list[str] = []
+            items: list[list[str]] = []  # each item's text, then the lists indented under it
             for child in _dicts(node.get("children")):
                 nested = child.get("type") == "list"  # an indented list follows the item it belongs to
-                text = strapi_blocks([child]) if nested else _strapi_inline(child)
+                text = _strapi_blocks([child], depth + 1) if nested else _strapi_inline(child)
                 if nested and items:
-                    items[-1] += "\n" + text
+                    items[-1].append(text)
                 else:
-                    items.append(text)
-            out.append(_list(items, ordered=node.get("format") == "ordered"))
+                    items.append([text])
+            out.append(_list(["\n".join(item) for item in items], ordered=node.get("format") == "ordered"))
         elif kind == "quote":
             out.append(_quote(_strapi_inline(node)))
         elif kind == "code":
             code = _strapi_inline(node).strip("\n")
-            out.append(f"```{node.get('language') or ''}\n{code}\n```" if code.strip() else "")
+            out.append(f"```{_string(node.get('language'))}\n{code}\n```" if code.strip() else "")
         elif kind != "image":
             out.append(_strapi_inline(node))
     return _join(out)
@@ -166,13 +222,14 @@ def _tidy(text: str) -> str:
 
 def html_to_markdown(html: str) -> str:
     """Render the visible text of an HTML fragment as Markdown (headings, paragraphs, lists, quotes, code)."""
-    tree = LexborHTMLParser(html)
+    tree = LexborHTMLParser(_bounded_html(html))
     for node in tree.css(_INVISIBLE):
         node.decompose()
-    preformatted: list[str] = []
-    for node in reversed(tree.css("pre")):
-        preformatted.append(node.text(separator="").strip("\n"))
-        node.replace_with(f"\n\n{_SLOT}{len(preformatted) - 1}{_SLOT}\n\n")
+    preformatted: dict[str, str] = {}
+    for node in tree.css("pre"):  # outermost first: a <pre> inside another is part of its text
+        slot = str(len(preformatted))
+        preformatted[slot] = node.text(separator="").strip("\n")
+        node.replace_with(f"\n\n{_SLOT}{slot}{_SLOT}\n\n")
     for node in tree.css("h1, h2, h3, h4, h5, h6"):
         node.replace_with(f"\n\n{_heading(int((node.tag or 'h1')[1]), node.text(separator=' '))}\n\n")
     for node in tree.css("br"):
@@ -182,13 +239,12 @@ def html_to_markdown(html: str) -> str:
     for node in reversed(tree.css("tr")):
         cells = [" ".join(cell.text(separator=" ").split()) for cell in node.css("td, th")]
         node.replace_with(f"| {' | '.join(cells)} |\n")
-    for node in tree.css("li"):
-        lists = [parent for parent in _ancestors(node) if parent.tag in ("ul", "ol")]
-        ordered = bool(lists) and lists[0].tag == "ol"
-        number = sum(1 for sibling in _ancestors(node, "prev") if sibling.tag == "li") + 1
-        node.insert_before(f"\n{_INDENT * max(len(lists) - 1, 0)}{f'{number}. ' if ordered else '- '}")
+    root = tree.root
+    markers, nested_lists = _list_markers(root) if root is not None and tree.css_first("li") else ([], set())
+    for node, marker in markers:
+        node.insert_before(marker)
     for node in tree.css(_BLOCKS):
-        if node.tag in ("ul", "ol") and any(parent.tag == "li" for parent in _ancestors(node)):
+        if node.mem_id in nested_lists:
             continue  # a nested list stays tight under its item
         node.insert_before("\n\n")
         node.insert_after("\n\n")
@@ -196,18 +252,163 @@ def html_to_markdown(html: str) -> str:
         node.replace_with(f"\n\n{_quote(_tidy(node.text(separator='')))}\n\n")
     body = tree.body if tree.body is not None else tree.root
     text = _tidy(body.text(separator="") if body is not None else "").replace(_INDENT, "   ")
+    # A slot number that is not ours (the page's own private-use characters) reads as nothing.
     return re.sub(
-        f"{_SLOT}(\\d+){_SLOT}", lambda match: f"```\n{preformatted[int(match.group(1))]}\n```", text
+        f"{_SLOT}(\\d+){_SLOT}",
+        lambda match: f"```\n{preformatted[match[1]]}\n```" if match[1] in preformatted else "",
+        text,
     )
 
 
-def _ancestors(node: Any, step: str = "parent") -> list[Any]:
-    found: list[Any] = []
-    current = getattr(node, step)
-    while current is not None:
-        found.append(current)
-        current = getattr(current, step)
-    return found
+@dataclass
+class _Children:
+    """Elements still to visit under one open element, and the lists around them."""
+
+    nodes: Iterator[LexborNode]
+    level: int = 0  # how many lists are around them
+    ordered: bool = False  # the innermost of those lists is an <ol>
+    in_item: bool = False  # a list item is around them
+    items: int = 0  # <li> among them so far
+
+
+def _list_markers(root: LexborNode) -> tuple[list[tuple[LexborNode, str]], set[int]]:
+    """Each <li>'s marker ('1. ' numbered among its siblings in an <ol>, '- ' otherwise, indented by its
+    list level) and the `mem_id`s of the lists nested in an item: one walk over the tree, no recursion."""
+    markers: list[tuple[LexborNode, str]] = []
+    nested: set[int] = set()
+    pending = [_Children(root.iter())]
+    while pending:
+        siblings = pending[-1]
+        node = next(siblings.nodes, None)
+        if node is None:
+            pending.pop()
+            continue
+        children = _Children(node.iter(), siblings.level, siblings.ordered, siblings.in_item)
+        if node.tag == "li":
+            siblings.items += 1
+            indent = _INDENT * min(max(siblings.level - 1, 0), _MAX_LIST_LEVEL - 1)
+            markers.append((node, f"\n{indent}{f'{siblings.items}. ' if siblings.ordered else '- '}"))
+            children.in_item = True
+        elif node.tag in ("ul", "ol"):
+            if siblings.in_item:
+                nested.add(node.mem_id)
+            children.level += 1
+            children.ordered = node.tag == "ol"
+        pending.append(children)
+    return markers, nested
+
+
+# The HTML tokenizer's tokens: text, comments, doctypes and other <!...>/<?...>, tags (up to their '>', which
+# a quoted attribute value may contain; a tag the end of the document cuts off has none) and a lone '<'.
+# Possessive quantifiers: every token is read once, whatever the input.
+_TOKEN = re.compile(
+    r"(?P<text>[^<]++)"
+    r"|<!--(?:-?>|.*?(?:--!?>|\Z))"
+    r"|<(?:[!?]|/(?![a-zA-Z]))[^>]*+>?"
+    r"|<(?P<end>/?)(?P<name>[a-zA-Z][^\t\n\f\r />]*+)"
+    r"(?P<attributes>(?:[^>=]++|=[\t\n\f\r ]*+(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >]*+))*+)(?P<close>>)?"
+    r"|<",
+    re.DOTALL,
+)
+# Never left open: void elements, and html, head and body, which the parser opens itself, once.
+_VOID = frozenset(
+    {
+        "area", "base", "basefont", "bgsound", "br", "col", "embed", "frame", "hr", "image", "img", "input",
+        "keygen", "link", "meta", "param", "source", "track", "wbr", "html", "head", "body",
+    }
+)  # fmt: skip
+# Elements whose content is text up to their end tag (outside <svg> and <math>); a script's is dropped.
+_RAW_TEXT = {
+    name: re.compile(f"</{name}[\\t\\n\\f\\r />]", re.IGNORECASE)
+    for name in ("script", "style", "xmp", "iframe", "noembed", "noframes", "textarea", "title")
+}
+# Open elements a start tag closes when they are the current one, as the parser does: <p>, <li>, <td>...
+# left unclosed do not nest.
+_BLOCK_STARTS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "center", "details", "dialog", "dir", "div", "dl",
+        "fieldset", "figcaption", "figure", "footer", "form", "header", "hgroup", "listing", "main", "menu",
+        "nav", "ol", "p", "pre", "section", "summary", "table", "ul",
+    }
+)  # fmt: skip
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_CLOSES: dict[str, frozenset[str]] = {
+    **dict.fromkeys(_BLOCK_STARTS, frozenset({"p"})),
+    **dict.fromkeys(_HEADINGS, _HEADINGS | {"p"}),
+    "li": frozenset({"li", "p"}),
+    **dict.fromkeys(("dd", "dt"), frozenset({"dd", "dt", "p"})),
+    **dict.fromkeys(("td", "th"), frozenset({"td", "th"})),
+    "tr": frozenset({"td", "th", "tr"}),
+    **dict.fromkeys(("thead", "tbody", "tfoot"), frozenset({"td", "th", "tr", "thead", "tbody", "tfoot"})),
+    "option": frozenset({"option"}),
+    "optgroup": frozenset({"option", "optgroup"}),
+}
+
+
+def _bounded_html(html: str) -> str:
+    """`html` rewritten as a well-formed stream with at most `_MAX_DEPTH` elements open at once: deeper tags
+    are dropped (their text stays), an end tag closes the elements opened after its own element and is
+    dropped when it matches none, and attributes, comments and scripts go.
+
+    The parser walks the open elements at most tags, so a deep document costs it time quadratic in its depth
+    (100,000 nested <div>, 500 kB, took it 45 s), and it reopens formatting elements that block tags closed,
+    up to three alike, so without attributes to tell them apart those stay few. What the parser reads then
+    never nests much deeper than this stream, whatever its own rules for misnested markup do with it."""
+    out: list[str] = []
+    emit = out.append
+    stack: list[str] = []  # open elements, innermost last
+    dropped = 0  # tags opened past _MAX_DEPTH and not closed yet
+    position = 0
+    while (token := _TOKEN.match(html, position)) is not None:
+        position = token.end()
+        text, end, name, attributes, close = token.groups()
+        if text is not None:
+            emit(text)
+        elif name is None:
+            emit("&lt;" if token[0] == "<" else "")  # a comment or doctype reads as nothing
+        elif close is None:
+            break  # a tag cut off by the end of the document, which the parser drops too
+        elif end:
+            name = name.lower()
+            if name in _HEADINGS:  # any heading's end tag closes the open heading, as the parser reads it
+                name = next((element for element in reversed(stack) if element in _HEADINGS), name)
+            if name == "br":
+                emit("<br>")  # the parser reads </br> as <br>
+            elif dropped:
+                dropped -= 1
+                emit(" ")
+            elif name in stack:
+                while stack[-1] != name:
+                    emit(f"</{stack.pop()}>")
+                emit(f"</{stack.pop()}>")
+            elif name == "p":
+                emit("<p></p>")  # the parser reads a stray </p> as an empty paragraph
+        else:
+            name = name.lower()
+            raw_text = _RAW_TEXT.get(name)
+            if name in _VOID:
+                emit(f"<{name}>")
+            elif raw_text is not None and "svg" not in stack and "math" not in stack:
+                found = raw_text.search(html, position)
+                text_end = found.start() if found is not None else len(html)
+                if name != "script":
+                    emit(f"<{name}>{html[position:text_end]}</{name}>")
+                position = text_end  # its end tag closes nothing open here: dropped
+            elif name == "plaintext" and "svg" not in stack and "math" not in stack:
+                emit(f"<plaintext>{html[position:]}")
+                break
+            elif attributes.rstrip("\t\n\f\r ").endswith("/"):
+                emit(f"<{name}></{name}>")
+            elif dropped or len(stack) >= _MAX_DEPTH:
+                dropped += 1
+                emit(" ")
+            else:
+                closes = _CLOSES.get(name)
+                while closes and stack and stack[-1] in closes:
+                    emit(f"</{stack.pop()}>")
+                stack.append(name)
+                emit(f"<{name}>")
+    return "".join(out)
 
 
 def looks_like_html(text: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -186,3 +187,154 @@ def test_looks_like_html(text: str, expected: bool) -> None:
 )
 def test_to_markdown_dispatch(value: object, expected: str | None) -> None:
     assert to_markdown(value) == expected
+
+
+# Rich text comes from the payload, so its size and shape are anyone's: nothing in it may cost recursion, or
+# work and output more than linear in its size. (The old code took minutes on some of these.)
+DEEP = 500  # nesting levels: past the depth limit, and past Python's recursion limit for a recursive renderer
+
+
+def _nest(depth: int, wrap: Callable[[Any], Any], inner: Any) -> Any:
+    for _ in range(depth):
+        inner = wrap(inner)
+    return inner
+
+
+@pytest.mark.parametrize(
+    "level", [10**8, 10**9, -3, 0, "2", "x", None, [2], 1e300, float("inf"), float("nan")]
+)
+def test_portable_text_list_levels_are_clamped(level: object) -> None:
+    text = portable_text(
+        [_pt("Top", listItem="bullet", level=1), _pt("Deep", listItem="bullet", level=level)]
+    )
+    assert text.startswith("- Top\n")
+    assert text.endswith("- Deep")
+    assert len(text) < 40  # indented as level 8 at most: 7 levels of 2 spaces
+
+
+def test_portable_text_keeps_every_item_of_a_deep_and_long_list() -> None:
+    blocks = [_pt(f"item {level}", listItem="number", level=level) for level in range(1, DEEP + 1)]
+    blocks += [_pt(f"sibling {n}", listItem="number", level=1) for n in range(20_000)]
+    lines = portable_text(blocks).split("\n")
+    assert [line.strip() for line in lines[:8]] == [f"1. item {level}" for level in range(1, 9)]
+    assert lines[8] == lines[7].replace("1. item 8", "2. item 9")  # items past level 8 are read at level 8
+    assert lines[DEEP - 1].strip() == f"{DEEP - 7}. item {DEEP}"
+    assert lines[-1] == "20001. sibling 19999"  # after "1. item 1", at level 1
+
+
+def test_html_ordered_list_of_20000_items_is_numbered_in_one_pass() -> None:
+    # Numbering each item by counting its preceding siblings took the old code ~50 s for 10,000 items.
+    items = 20_000
+    html = "<ol>" + "".join(f"<li>item {n}</li>" for n in range(1, items + 1)) + "</ol>"
+    assert html_to_markdown(html).split("\n") == [f"{n}. item {n}" for n in range(1, items + 1)]
+    assert html_to_markdown("<ul>" + "<li>x</li>" * items + "</ul>") == "\n".join(["- x"] * items)
+
+
+def _cf_item(node: dict[str, Any]) -> dict[str, Any]:
+    return _cf("unordered-list", _cf("list-item", node))
+
+
+def _cf_cell(node: dict[str, Any]) -> dict[str, Any]:
+    return _cf("table", _cf("table-row", _cf("table-cell", node)))
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        _nest(DEEP, lambda n: _cf("hyperlink", n), _cf_text("innermost")),
+        _nest(DEEP, lambda n: _cf("paragraph", n), _cf_text("innermost")),
+        _nest(DEEP, lambda n: _cf("blockquote", n), _cf_para("innermost")),
+        _nest(DEEP, _cf_item, _cf_para("innermost")),
+        _nest(DEEP, _cf_cell, _cf_para("innermost")),
+        _nest(DEEP, lambda n: {"nodeType": "embedded-entry-block", "content": [n]}, _cf_para("innermost")),
+    ],
+    ids=["hyperlinks", "paragraphs", "quotes", "lists", "tables", "unknown-nodes"],
+)
+def test_deeply_nested_contentful_rich_text_keeps_its_innermost_text(document: dict[str, Any]) -> None:
+    text = contentful_rich_text(_cf("document", document))
+    assert "innermost" in text
+    assert len(text) < 50 * DEEP  # quotes and indentation stop at the depth limit
+
+
+def test_contentful_nesting_within_the_depth_limit_keeps_its_structure() -> None:
+    quotes = contentful_rich_text(_nest(10, lambda n: _cf("blockquote", n), _cf_para("inner")))
+    assert quotes == "> " * 10 + "inner"
+    lists = _nest(10, lambda n: _cf("ordered-list", _cf("list-item", _cf_para("item"), n)), _cf_para("in"))
+    assert contentful_rich_text(lists).split("\n")[-2:] == [" " * 27 + "1. item", " " * 30 + "in"]
+    past_the_limit = _nest(DEEP, lambda n: _cf("blockquote", _cf_para("outer"), n), _cf_para("inner"))
+    innermost = contentful_rich_text(past_the_limit).split("\n")[-1]  # quoted as deep as the limit, then flat
+    assert innermost.endswith(" outer outer inner")
+    assert innermost.count(">") < DEEP
+    assert innermost.count(">") + innermost.split().count("outer") == DEEP
+
+
+@pytest.mark.parametrize(
+    "blocks",
+    [
+        [_nest(DEEP, lambda n: {"type": "link", "url": "/x", "children": [n]}, _st("innermost"))],
+        [_nest(DEEP, lambda n: {"type": "list", "format": "ordered", "children": [n]}, _st("innermost"))],
+        [_nest(DEEP, lambda n: {"type": "quote", "children": [n]}, _st("innermost"))],
+    ],
+    ids=["links", "lists", "quotes"],
+)
+def test_deeply_nested_strapi_blocks_keep_their_innermost_text(blocks: list[Any]) -> None:
+    text = strapi_blocks(blocks)
+    assert "innermost" in text
+    assert len(text) < 50 * DEEP
+
+
+@pytest.mark.parametrize("level", [10**9, float("inf"), "two", [3]])
+def test_strapi_heading_level_from_the_payload_never_raises(level: object) -> None:
+    assert strapi_blocks([{"type": "heading", "level": level, "children": [_st("Title")]}]).endswith(" Title")
+
+
+@pytest.mark.parametrize(
+    ("opening", "depth"),
+    [
+        ("<div>", DEEP),
+        ("<ul><li>", DEEP),
+        ("<blockquote>", DEEP),
+        ("<table><tr><td>", DEEP),
+        ("<h1><div>", DEEP),
+        ("<pre>", DEEP),
+        ("<b><div></b>", DEEP),
+        ("<div>", 100_000),  # 500 kB: the parser itself took 45 s over it, being quadratic in the depth
+        ("<ul><li>", 100_000),
+    ],
+)
+def test_deeply_nested_html_keeps_its_innermost_text(opening: str, depth: int) -> None:
+    text = html_to_markdown(opening * depth + "innermost")
+    assert "innermost" in text
+    assert len(text) < 20 * depth
+
+
+def test_nested_html_within_the_depth_limit_keeps_its_structure() -> None:
+    assert html_to_markdown("<ul><li>" * 3 + "inner") == "- \n   - \n      - inner".replace(" \n", "\n")
+    assert html_to_markdown("<blockquote>" * 5 + "inner") == "> " * 5 + "inner"
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        ("<p>a<p>b", "a\n\nb"),
+        ("<ul><li>a<li>b</ul>", "- a\n- b"),
+        ("<ol><li>a<ol><li>b</ol><li>c</ol>", "1. a\n   1. b\n2. c"),
+        ("<table><tr><td>a<td>b<tr><td>c</table>", "| a | b |\n| c |"),
+        ("<h1>a<h2>b</h1>c", "# a\n\n## b\n\nc"),
+        ("<div><span>x</div>y", "x\n\ny"),
+        ('<p><a href="x>y" title=\'"\'>link</a></p>', "link"),
+        ("<p>a</p>b</p>c", "a\n\nb\n\nc"),
+        ('<script>if (a < b) { s = "</div>"; }</script><p>text', "text"),
+        ("<svg><style><div>x</div></style></svg><p>y", "x\n\ny"),
+        ("<textarea><b>x</b></textarea>", "<b>x</b>"),
+        ("a < b and <p>x</p>", "a < b and\n\nx"),
+        ("<pre>a<pre>b</pre>c</pre>", "```\nabc\n```"),
+        ("<p>cut off <b", "cut off"),
+    ],
+)
+def test_html_sloppy_markup_reads_as_browsers_read_it(html: str, expected: str) -> None:
+    assert html_to_markdown(html) == expected
+
+
+def test_html_private_use_characters_like_our_markers_read_as_nothing() -> None:
+    assert html_to_markdown("<p>\ue0035\ue003 and &#xe003;99&#xe003;</p>").strip() == "and"
