@@ -28,4 +28,4 @@ monitoring:
 		&& promtool test rules tests/alerts_test.yml
 
 test: lint monitoring
-	$(PY) -m pytest -q -p no:cacheprovider --durations=25
+	$(PY) -m pytest -q -p no:cacheprovider --durations=25 -n 2 --dist worksteal

@@ -76,9 +76,13 @@ def test_eval_scores_a_beir_dataset(shared_data: Path, tmp_path: Path, env: dict
     judgments = [line.split("\t") for line in (scifact / "qrels" / "test.tsv").read_text().splitlines()[1:41]]
     wanted = {doc for _, doc, _ in judgments}
     corpus = [line for line in (scifact / "corpus.jsonl").read_text().splitlines() if line.strip()]
-    kept = [line for line in corpus if json.loads(line)["_id"] in wanted] + corpus[:300]
+    kept = [line for line in corpus if json.loads(line)["_id"] in wanted] + corpus[:100]
     (dataset / "corpus.jsonl").write_text("\n".join(kept))
-    (dataset / "queries.jsonl").write_text((scifact / "queries.jsonl").read_text())
+    asked = {query for query, _, _ in judgments}
+    queries = (scifact / "queries.jsonl").read_text().splitlines()
+    (dataset / "queries.jsonl").write_text(
+        "\n".join(line for line in queries if line.strip() and json.loads(line)["_id"] in asked)
+    )
     (dataset / "qrels" / "test.tsv").write_text(
         "query-id\tcorpus-id\tscore\n" + "\n".join("\t".join(j) for j in judgments)
     )
