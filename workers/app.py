@@ -65,7 +65,6 @@ class Heartbeat:
         self._thread = threading.Thread(target=self._run, name="freshrag-heartbeat", daemon=True)
 
     def start(self) -> None:
-        STOPPING.clear()
         self._thread.start()
 
     def stop(self) -> None:

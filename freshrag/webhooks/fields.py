@@ -127,6 +127,7 @@ def entry_event(
     *,
     versioned: bool = True,
     partial: bool = False,
+    says_published: bool = True,
 ) -> EntryEvent:
     """The event for one entry: `documents` holds (locale, fields) per document (an entry with all its
     locales in one payload, as Contentful sends), None when it is gone. Platforms that send one locale per
@@ -149,4 +150,6 @@ def entry_event(
             continue
         title, body = entry_text(fields, mapping)
         docs.append(EntryDoc(doc_id, title, body, link))
-    return EntryEvent(entry_key, source, content_type, version, tuple(docs), versioned, partial)
+    return EntryEvent(
+        entry_key, source, content_type, version, tuple(docs), versioned, partial, says_published
+    )

@@ -108,7 +108,10 @@ class WebhookIntake:
     def _entries(self, entries: Entries, received_at: float) -> Receipt:
         documents: list[str] = []
         with _journal_errors():
-            results = self._journal.put([self._completed(event) for event in entries.events], received_at)
+            events = [event for event in map(self._completed, entries.events) if event is not None]
+            if not events:
+                return Receipt("ignored", reason="an update of an entry that is not published")
+            results = self._journal.put(events, received_at)
         stale = results.count(None)
         for writes in results:
             for doc in writes or ():
@@ -118,17 +121,19 @@ class WebhookIntake:
             return Receipt("stale", reason="older than the version already stored; nothing changed")
         return Receipt("accepted", tuple(documents))
 
-    def _completed(self, event: EntryEvent) -> EntryEvent:
-        """A partial event's documents with the stored title or text where the event carries none."""
-        if not event.partial:
+    def _completed(self, event: EntryEvent) -> EntryEvent | None:
+        """A partial event's documents with the stored title or text where the event carries none; None
+        when it would publish an entry known to be unpublished (a draft, archived) without saying so."""
+        if not event.partial or event.deleted:
             return event
         docs = []
         for doc in event.docs:
             stored = self._journal.get(doc.doc_id)
             if stored is not None and stored.present:
-                doc = replace(doc, title=doc.title or stored.title, body=doc.body or stored.body)
-            docs.append(doc)
-        return replace(event, docs=tuple(docs))
+                docs.append(replace(doc, title=doc.title or stored.title, body=doc.body or stored.body))
+            elif stored is None or event.says_published:  # an entry never seen is taken as it comes
+                docs.append(doc)
+        return replace(event, docs=tuple(docs)) if docs else None
 
     def _push(self, push: RepositoryPush, received_at: float) -> Receipt:
         entry_key = f"github:{REPOSITORY}:{push.repository}"

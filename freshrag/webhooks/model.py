@@ -53,7 +53,8 @@ class EntryEvent:
     revision): an older version never overwrites a newer one. `versioned` is False when the platform gave
     no such version and `version` is the time the event was sent or received instead: on another clock
     than the entry's, so a removal so stamped takes the entry's stored version (and wins that tie).
-    `partial` events carry only the fields that changed: a title or text they lack is the stored one."""
+    `partial` events carry only the fields that changed: a title or text they lack is the stored one, and,
+    unless `says_published`, an entry known to be unpublished stays so."""
 
     entry_key: str
     source: str
@@ -62,6 +63,7 @@ class EntryEvent:
     docs: tuple[EntryDoc, ...] = ()
     versioned: bool = True
     partial: bool = False
+    says_published: bool = True
 
     @property
     def deleted(self) -> bool:

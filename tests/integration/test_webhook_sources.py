@@ -84,6 +84,12 @@ def test_an_entry_without_its_text_in_the_payload_is_fetched_from_the_cms(
         record = system.runtime.store.get_record("directus:articles:42")
         assert record is not None
         assert record.title == "Glacier survey"
+        cms.items["/items/articles/42"]["status"] = "draft"  # moved back to draft: the fetch finds it so
+        assert deliver(client.post, update).status_code == 202
+        eventually(lambda: not found(system, "Quillon glacier retreat", "Quillon"))
+        cms.items["/items/articles/42"]["status"] = "published"
+        assert deliver(client.post, update).status_code == 202
+        eventually(lambda: found(system, "Quillon glacier retreat", "Quillon") == {"directus:articles:42"})
         del cms.items["/items/articles/42"]  # deleted in the CMS: the next event finds it gone
         assert deliver(client.post, update).status_code == 202
         eventually(lambda: not found(system, "Quillon glacier retreat", "Quillon"))

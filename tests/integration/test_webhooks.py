@@ -266,3 +266,14 @@ def test_a_directus_update_keeps_what_it_does_not_carry_and_archiving_removes(
     directus("update", {"status": "archived"})
     eventually(lambda: document()["status"] == "deleted")
     assert not found(system)
+    # an edit of an unpublished item that does not say it publishes it leaves it unpublished
+    payload = {
+        "event": "articles.items.update",
+        "collection": "articles",
+        "keys": [7],
+        "payload": {"title": "x"},
+    }
+    edited = deliver(client.post, Post("directus", payload))
+    assert (edited.status_code, edited.json()["status"]) == (200, "ignored"), edited.text
+    directus("update", {"status": "published", "title": "Back", "content": TEXT})
+    eventually(lambda: found(system) == {"directus:articles:7"})

@@ -35,7 +35,7 @@ def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interp
     if action != "delete" and not isinstance(fields, dict):
         raise PayloadError("field 'payload' must be an object of the item's fields")
     version = int(delivery.received_at * 1000)  # Directus stamps no time on its events
-    gone = action == "delete" or not _published(fields, config)
+    gone = action == "delete" or not published(fields, config)
     # An update carries only the changed fields: what it lacks is kept, unless the whole item is fetched.
     partial = action == "update" and not mapping.fetch_url
     events = tuple(
@@ -48,13 +48,14 @@ def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interp
             mapping,
             versioned=False,
             partial=partial,
+            says_published=STATUS_FIELD in fields,
         )
         for key in keys
     )
     return Entries(events)
 
 
-def _published(fields: dict[str, Any], config: WebhookSource) -> bool:
+def published(fields: dict[str, Any], config: WebhookSource) -> bool:
     """Whether the item is published: items of collections without a status field always are."""
     if STATUS_FIELD not in fields:
         return True
