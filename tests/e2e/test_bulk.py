@@ -6,6 +6,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from freshrag.documents import DocStatus
 from freshrag.settings import load_settings
 from freshrag.store import open_store
@@ -14,6 +16,7 @@ from tests.e2e.conftest import run
 SIZE_LIMIT = 2_000_000  # the four files over 2 MB show the size limit (and keep the test short)
 
 
+@pytest.mark.timeout(900)  # 1.5 million characters to embed on 2 cores, beside the other test process
 def test_every_shared_file_is_indexed_or_reported_with_a_reason(
     shared_data: Path, tmp_path: Path, env: dict[str, str]
 ) -> None:
