@@ -98,8 +98,7 @@ class Switch:
             previous.retired_at = now
             registry.put(previous)
         run.status = RunStatus.LIVE
-        run.promoted_at = now
-        run.stage = ""
+        run.promoted_at = now  # the stage stays: the caller clears it once the follow-ups are done
         registry.put(run)
         time.sleep(SWAP_GRACE_SECONDS)  # searches that read `old` just before the swap see it fresh
         registry.set_write_also([])

@@ -87,7 +87,7 @@ def finetune(now: NowOption = False, backend: BackendOption = "local", as_json: 
             return
         run = client.get(f"/models/{answer['version']}")
         if backend == "local":
-            run = _follow(client, answer["version"], lambda r: r["status"] != "candidate")
+            run = _follow(client, answer["version"], lambda r: r["status"] != "candidate" and not r["stage"])
     if run is None:
         return
     _print_run(run, as_json)
@@ -203,7 +203,7 @@ def _switch(version: str | None) -> None:
     except InstanceUnreachableError:
         run = _switch_here(settings, version)
     else:
-        run = _follow(client, target, lambda r: r["status"] == "live" or not r["stage"])
+        run = _follow(client, target, lambda r: not r["stage"])
     if run["status"] != "live":
         raise RuntimeError(run.get("reason") or f"{run['version']} did not go live")
     out.print(f"[green]{run['version']} is live[/]")

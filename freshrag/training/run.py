@@ -164,10 +164,11 @@ def fine_tune(runtime: Runtime, trigger: str, progress: Progress, version: str |
         _run(runtime, run, reporter)
     except Exception as exc:
         log.exception("fine-tune %s failed", run.version)
-        run.status, run.reason, run.stage = RunStatus.FAILED, f"{type(exc).__name__}: {exc}", ""
+        run.status, run.reason = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
         _abandon(runtime, run)
         runtime.metrics.finetune_runs.labels(LOCAL, "failed").inc()
     run.duration_s = round(time.time() - started, 3)
+    run.stage = ""  # the record is final: `freshrag finetune` follows the stage until it clears
     registry.put(run)
     return run
 
@@ -222,7 +223,7 @@ def _run(runtime: Runtime, run: ModelRun, reporter: _Reporter) -> None:
         runtime.metrics.finetune_runs.labels(LOCAL, "promoted").inc()
     else:
         log.info("candidate %s rejected: %s", run.version, verdict.reason)
-        run.status, run.stage = RunStatus.REJECTED, ""
+        run.status = RunStatus.REJECTED
         switch.abandon(run)
         runtime.metrics.finetune_runs.labels(LOCAL, "rejected").inc()
     registry.set_feedback_trained_through(seen)

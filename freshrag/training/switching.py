@@ -62,5 +62,7 @@ def switch_to(runtime: Runtime, run: ModelRun, progress: Progress) -> ModelRun:
         run.stage, run.reason = "", f"switch failed: {type(exc).__name__}: {exc}"
         runtime.registry.put(run)
         raise
+    run.stage = ""
+    runtime.registry.put(run)
     log.info("%s is live again", run.version)
     return run

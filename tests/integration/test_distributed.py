@@ -99,16 +99,19 @@ def test_a_burst_of_saves_costs_at_most_two_index_runs_and_ends_on_the_last(
     eventually(system.settled)
     before = system.index_runs()
     change = system.runtime.folders[0].change_for("draft.md")
+    interval = system.runtime.settings.reindex_interval_seconds
     started = time.monotonic()
     for revision in range(40):  # a save every 20 ms for 0.8 s, each announced like the watcher does
         draft.write_text(f"# Draft\n\nRevision {revision} of the harbour plan.")
         system.runtime.queue.submit(change)
         time.sleep(0.02)
-    assert time.monotonic() - started < 1.0
+    burst = time.monotonic() - started
     eventually(lambda: chunk_texts(system, "draft.md") == ["Revision 39 of the harbour plan."], timeout=20)
     eventually(system.settled)
-    time.sleep(1.5)  # anything still scheduled would have run by now
-    assert system.index_runs() - before <= 2
+    time.sleep(interval + 0.5)  # anything still scheduled would have run by now
+    # Two runs for a burst within one interval; a loaded machine that stretches the burst earns one more
+    # run per interval it spans. Without coalescing the 40 saves would cost up to 40 runs.
+    assert system.index_runs() - before <= 2 + int(burst // interval)
     assert chunk_texts(system, "draft.md") == ["Revision 39 of the harbour plan."]
 
 
