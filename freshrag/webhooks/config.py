@@ -64,6 +64,10 @@ class WebhookSource(BaseModel):
         description="Accept deliveries without a secret (never on a public host).",
     )
     include_drafts: bool = Field(default=False, description="Index drafts and auto-saves too.")
+    include_restricted: bool = Field(
+        default=False,
+        description="ghost only: index members-only and paid posts too (anyone who can search reads them).",
+    )
     content_types: dict[str, ContentTypeMapping] = Field(
         default_factory=dict, description="Mappings by content type; '*' applies to every other type."
     )

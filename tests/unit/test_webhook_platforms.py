@@ -8,7 +8,7 @@ from freshrag.webhooks.config import ContentTypeMapping, WebhookSource
 from freshrag.webhooks.fields import entry_event
 from freshrag.webhooks.intake import parse_body
 from freshrag.webhooks.model import Delivery, Entries, Ignored, PayloadError, RepositoryPush
-from freshrag.webhooks.platforms import directus, github, wordpress
+from freshrag.webhooks.platforms import directus, ghost, github, wordpress
 
 
 def delivery(source: str, headers: dict[str, str] | None = None, body: bytes = b"{}") -> Delivery:
@@ -136,6 +136,23 @@ def test_wordpress_indexes_public_posts_only() -> None:
     assert not wordpress_event({"post_status": "draft"}, drafts).events[0].deleted
     for status in ("private", "trash"):
         assert wordpress_event({"post_status": status}, drafts).events[0].deleted, status
+
+
+def ghost_event(post: dict[str, object], config: WebhookSource | None = None) -> Entries:
+    current = {"id": "g1", "title": "T", "html": "<p>Text</p>", "status": "published", **post}
+    result = ghost.interpret(delivery("ghost"), {"post": {"current": current}}, config or WebhookSource())
+    assert isinstance(result, Entries)
+    return result
+
+
+def test_ghost_keeps_members_only_and_paid_posts_out_unless_told() -> None:
+    assert not ghost_event({"visibility": "public"}).events[0].deleted
+    assert not ghost_event({}).events[0].deleted  # no visibility field: public
+    for visibility in ("members", "paid", "tiers"):
+        assert ghost_event({"visibility": visibility}).events[0].deleted, visibility
+        restricted = WebhookSource(include_restricted=True)
+        assert not ghost_event({"visibility": visibility}, restricted).events[0].deleted, visibility
+    assert ghost_event({"visibility": "paid", "status": "draft"}, restricted).events[0].deleted
 
 
 def test_a_colon_in_an_id_never_makes_two_entries_share_a_document() -> None:

@@ -1,6 +1,7 @@
 """Ghost: one event per webhook URL and no event header, so the event is read from the state the body
 carries: `{"post": {"current": {...}, "previous": {...}}}` (or `page`). A published current state is
-indexed; any other (draft, scheduled, or empty after a delete) removes the post."""
+indexed; any other (draft, scheduled, or empty after a delete) removes the post. A post for members or
+paid tiers only is removed like a draft unless `include_restricted`: whoever can search would read it."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interp
     if mapping.ignore:
         return Ignored(f"content type {content_type!r} is ignored by configuration")
     published = current.get("status") == "published" or (config.include_drafts and bool(current))
+    published = published and (config.include_restricted or _public(current))
     stamp = current.get("updated_at") if current else None
     version, versioned = or_receipt(timestamp_ms(stamp), delivery.received_at)  # a delete has no current
     fields = {**current, "html": current.get("html") or current.get("plaintext")}
@@ -39,3 +41,8 @@ def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interp
         "ghost", content_type, entry_id, version, documents, mapping, uri, versioned=versioned
     )
     return Entries((event,))
+
+
+def _public(entry: dict[str, Any]) -> bool:
+    """Whether everyone may read the entry: Ghost's `visibility` is public, members, paid or tiers."""
+    return entry.get("visibility", "public") == "public"
