@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from string import hexdigits
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -65,6 +66,13 @@ class WebhookIntake:
         self._journal = journal
         self._queue = queue
         self._clock = clock
+        generic = settings.webhook_secret("generic")
+        if generic is not None and looks_hex(generic):
+            log.warning(
+                "FRESHRAG_WEBHOOK_SECRET_GENERIC looks like hex, but a Standard Webhooks secret is read as "
+                "base64 (whsec_<base64>): if the sender signs with the hex digits' bytes, give those bytes "
+                "in base64, or every delivery is refused with 401"
+            )
 
     def receive(self, delivery: Delivery) -> Receipt:
         """Raises `SignatureError` (401), `PayloadError` (400), `JournalUnavailableError` or
@@ -144,6 +152,12 @@ class WebhookIntake:
             self._journal.put([event], received_at)
         self._queue.sync_repository(push.repository, push.clone_url, push.ref, received_at)
         return Receipt("accepted", (entry_key,))
+
+
+def looks_hex(secret: str) -> bool:
+    """Whether a Standard Webhooks secret without `whsec_` is hex digits (valid base64 too, so it is
+    accepted, but to a different key than a sender that used the digits themselves would sign with)."""
+    return not secret.startswith("whsec_") and len(secret) >= 32 and all(c in hexdigits for c in secret)
 
 
 def change_for(doc: StoredDoc) -> Change:

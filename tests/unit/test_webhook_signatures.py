@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from freshrag.webhooks.config import SOURCES
+from freshrag.webhooks.intake import looks_hex
 from freshrag.webhooks.model import Delivery, SignatureError
 from freshrag.webhooks.signatures import (
     VERIFIERS,
@@ -322,3 +323,11 @@ def test_an_empty_standard_webhooks_key_is_refused() -> None:
     headers = {"webhook-id": "m", "webhook-timestamp": "1", "webhook-signature": "v1,x"}
     with pytest.raises(SignatureError, match="empty"):
         verify_standard(delivery("generic", headers, b"{}"), "whsec_", 1.0, 300)
+
+
+def test_a_hex_looking_generic_secret_is_told_apart() -> None:
+    assert looks_hex("3f" * 16)
+    assert looks_hex("3F" * 24)
+    assert not looks_hex("whsec_" + "3f" * 16)  # the prefix says base64
+    assert not looks_hex("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")  # the specification's example secret
+    assert not looks_hex("3f" * 8)  # too short to be a generated secret

@@ -45,4 +45,4 @@ def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interp
 
 def _public(entry: dict[str, Any]) -> bool:
     """Whether everyone may read the entry: Ghost's `visibility` is public, members, paid or tiers."""
-    return entry.get("visibility", "public") == "public"
+    return bool(entry.get("visibility", "public") == "public")
