@@ -41,6 +41,7 @@ class StoredDoc:
     fetch_url: str | None
     received_at: float
     applied: bool = False
+    fields: dict[str, Any] | None = None  # the entry's fields, for a partial update to merge into
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -82,16 +83,18 @@ def plan_put(current: EntryState | None, event: EntryEvent, received_at: float) 
             event.source,
             event.content_type,
             event.version,
-            True,
+            present,
             doc.title,
             doc.body,
             doc.uri,
             doc.fetch_url,
             received_at,
+            fields=dict(doc.fields) if doc.fields is not None else None,
         )
-        for doc in event.docs
+        for docs, present in ((event.docs, True), (event.withheld, False))
+        for doc in docs
     ]
-    kept = {doc.doc_id for doc in event.docs}
+    kept = {doc.doc_id for doc in writes}
     for gone in current.doc_ids if current else ():
         if gone not in kept:
             writes.append(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -128,28 +129,68 @@ def entry_event(
     versioned: bool = True,
     partial: bool = False,
     says_published: bool = True,
+    keep_fields: bool = False,
+    withhold: bool = False,
 ) -> EntryEvent:
     """The event for one entry: `documents` holds (locale, fields) per document (an entry with all its
     locales in one payload, as Contentful sends), None when it is gone. Platforms that send one locale per
-    event pass it as `locale`: each locale is then an entry of its own."""
+    event pass it as `locale`: each locale is then an entry of its own. `keep_fields` stores the fields
+    with each document, for the partial updates of platforms that send only what changed; `withhold` keeps
+    the documents of an entry that is not published out of search (as `EntryEvent.withheld`)."""
     entry_key = f"{source}:{id_part(content_type)}:{id_part(entry_id)}" + (
         f":{id_part(locale)}" if locale else ""
     )
     docs = []
     for doc_locale, fields in documents or ():
         doc_locale = doc_locale or locale
-        values = {**fields, "id": entry_id, "content_type": content_type, "locale": doc_locale or ""}
         doc_id = f"{entry_key}:{id_part(doc_locale)}" if doc_locale and not locale else entry_key
-        link = fill(mapping.uri, values) or uri or doc_id
-        if mapping.fetch_url:
-            fetch_url = fill(mapping.fetch_url, values, quoted=True)
-            if not fetch_url:
-                names = ", ".join(template_names(mapping.fetch_url))
-                raise PayloadError(f"fetch_url for {content_type!r} needs field(s) {names} in the payload")
-            docs.append(EntryDoc(doc_id, "", "", link, fetch_url))
-            continue
-        title, body = entry_text(fields, mapping)
-        docs.append(EntryDoc(doc_id, title, body, link))
+        where = _Where(doc_id, entry_id, content_type, doc_locale or "", uri)
+        docs.append(_entry_doc(where, fields, mapping, keep_fields))
+    shown, withheld = ((), tuple(docs)) if withhold else (tuple(docs), ())
     return EntryEvent(
-        entry_key, source, content_type, version, tuple(docs), versioned, partial, says_published
+        entry_key,
+        source,
+        content_type,
+        version,
+        shown,
+        versioned,
+        partial,
+        says_published,
+        entry_id,
+        withheld,
     )
+
+
+def merged_doc(
+    event: EntryEvent, doc: EntryDoc, stored_fields: Mapping[str, Any], mapping: ContentTypeMapping
+) -> EntryDoc:
+    """`doc` of a partial update rendered from the stored fields with the event's on top: a field the
+    update does not carry keeps its stored value."""
+    where = _Where(doc.doc_id, event.entry_id, event.content_type, "", doc.uri)
+    return _entry_doc(where, {**stored_fields, **(doc.fields or {})}, mapping, keep_fields=True)
+
+
+@dataclass(frozen=True)
+class _Where:
+    """Where a document comes from: what a `uri` or `fetch_url` template may name besides the fields."""
+
+    doc_id: str
+    entry_id: str
+    content_type: str
+    locale: str
+    uri: str
+
+
+def _entry_doc(
+    where: _Where, fields: Mapping[str, Any], mapping: ContentTypeMapping, keep_fields: bool
+) -> EntryDoc:
+    values = {**fields, "id": where.entry_id, "content_type": where.content_type, "locale": where.locale}
+    link = fill(mapping.uri, values) or where.uri or where.doc_id
+    if mapping.fetch_url:
+        fetch_url = fill(mapping.fetch_url, values, quoted=True)
+        if not fetch_url:
+            names = ", ".join(template_names(mapping.fetch_url))
+            raise PayloadError(f"fetch_url for {where.content_type!r} needs field(s) {names} in the payload")
+        return EntryDoc(where.doc_id, "", "", link, fetch_url)
+    title, body = entry_text(fields, mapping)
+    return EntryDoc(where.doc_id, title, body, link, fields=dict(fields) if keep_fields else None)

@@ -24,6 +24,7 @@ from freshrag.queue import ChangeQueue
 from freshrag.settings import Settings
 from freshrag.webhooks.config import SOURCES
 from freshrag.webhooks.entries import EntryJournal, StoredDoc
+from freshrag.webhooks.fields import merged_doc
 from freshrag.webhooks.model import (
     Delivery,
     Entries,
@@ -116,10 +117,7 @@ class WebhookIntake:
     def _entries(self, entries: Entries, received_at: float) -> Receipt:
         documents: list[str] = []
         with _journal_errors():
-            events = [event for event in map(self._completed, entries.events) if event is not None]
-            if not events:
-                return Receipt("ignored", reason="an update of an entry that is not published")
-            results = self._journal.put(events, received_at)
+            results = self._journal.put([self._completed(event) for event in entries.events], received_at)
         stale = results.count(None)
         for writes in results:
             for doc in writes or ():
@@ -129,19 +127,25 @@ class WebhookIntake:
             return Receipt("stale", reason="older than the version already stored; nothing changed")
         return Receipt("accepted", tuple(documents))
 
-    def _completed(self, event: EntryEvent) -> EntryEvent | None:
-        """A partial event's documents with the stored title or text where the event carries none; None
-        when it would publish an entry known to be unpublished (a draft, archived) without saying so."""
-        if not event.partial or event.deleted:
+    def _completed(self, event: EntryEvent) -> EntryEvent:
+        """A partial event's documents merged into the stored ones: a field it does not carry keeps its
+        stored value. An edit of an entry known to be unpublished (a draft, archived) that does not say it
+        publishes it keeps it unpublished: its documents are withheld."""
+        if not event.partial:
             return event
-        docs = []
-        for doc in event.docs:
+        mapping = self._settings.webhook_source(event.source).mapping(event.content_type)
+        shown: list[EntryDoc] = []
+        withheld: list[EntryDoc] = []
+        for doc, published in [(doc, True) for doc in event.docs] + [(doc, False) for doc in event.withheld]:
             stored = self._journal.get(doc.doc_id)
-            if stored is not None and stored.present:
-                docs.append(replace(doc, title=doc.title or stored.title, body=doc.body or stored.body))
-            elif stored is None or event.says_published:  # an entry never seen is taken as it comes
-                docs.append(doc)
-        return replace(event, docs=tuple(docs)) if docs else None
+            if stored is not None and stored.fields is not None:
+                doc = merged_doc(event, doc, stored.fields, mapping)
+            elif stored is not None and stored.present:  # stored by a build that kept no fields
+                doc = replace(doc, title=doc.title or stored.title, body=doc.body or stored.body)
+            # an entry never seen is taken as it comes
+            keep_out = stored is not None and not stored.present and not event.says_published
+            (shown if published and not keep_out else withheld).append(doc)
+        return replace(event, docs=tuple(shown), withheld=tuple(withheld))
 
     def _push(self, push: RepositoryPush, received_at: float) -> Receipt:
         entry_key = f"github:{REPOSITORY}:{push.repository}"

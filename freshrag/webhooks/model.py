@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class SignatureError(Exception):
@@ -37,13 +38,15 @@ class Delivery:
 @dataclass(frozen=True)
 class EntryDoc:
     """One searchable document made from an entry (one per locale where the entry has several). `body` is
-    Markdown; when the payload does not carry the text, `fetch_url` says where the worker reads it."""
+    Markdown; when the payload does not carry the text, `fetch_url` says where the worker reads it.
+    `fields` are the entry's own fields where a later partial update merges into them (Directus)."""
 
     doc_id: str
     title: str
     body: str
     uri: str = ""
     fetch_url: str | None = None
+    fields: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -53,8 +56,11 @@ class EntryEvent:
     revision): an older version never overwrites a newer one. `versioned` is False when the platform gave
     no such version and `version` is the time the event was sent or received instead: on another clock
     than the entry's, so a removal so stamped takes the entry's stored version (and wins that tie).
-    `partial` events carry only the fields that changed: a title or text they lack is the stored one, and,
-    unless `says_published`, an entry known to be unpublished stays so."""
+    `partial` events carry only the fields that changed: merged into the stored fields (or, for a state
+    stored without them, a title or text they lack is the stored one), and, unless `says_published`, an
+    entry known to be unpublished stays so. `entry_id` is the platform's id of the entry. `withheld` are the
+    documents of an entry that is not published (a draft, archived): never searchable, but kept, so that a
+    later partial update which publishes the entry has its fields."""
 
     entry_key: str
     source: str
@@ -64,6 +70,8 @@ class EntryEvent:
     versioned: bool = True
     partial: bool = False
     says_published: bool = True
+    entry_id: str = ""
+    withheld: tuple[EntryDoc, ...] = ()
 
     @property
     def deleted(self) -> bool:

@@ -274,6 +274,44 @@ def test_a_directus_update_keeps_what_it_does_not_carry_and_archiving_removes(
         "payload": {"title": "x"},
     }
     edited = deliver(client.post, Post("directus", payload))
-    assert (edited.status_code, edited.json()["status"]) == (200, "ignored"), edited.text
-    directus("update", {"status": "published", "title": "Back", "content": TEXT})
+    assert edited.status_code == 202, edited.text
+    eventually(system.settled)
+    assert not found(system)
+    directus("update", {"status": "published"})  # restored from the archive: Directus sends the status only
     eventually(lambda: found(system) == {"directus:articles:7"})
+    assert document()["title"] == "x"
+
+
+def directus_item(client: TestClient, action: str, key: int, fields: dict[str, Any]) -> None:
+    payload = {"event": f"articles.items.{action}", "collection": "articles", "key": key, "payload": fields}
+    response = deliver(client.post, Post("directus", payload))
+    assert response.status_code == 202, response.text
+
+
+def texts(system: System, query: str) -> set[str]:
+    return {hit.text for hit in system.runtime.search.search(query, 10).results}
+
+
+def test_a_directus_update_of_one_text_field_keeps_the_others(system: System, client: TestClient) -> None:
+    summary = "Harbour dues at Quellmoor are paid in salt."
+    directus_item(client, "create", 8, {"title": "Dues", "summary": summary, "content": TEXT})
+    eventually(lambda: found(system) == {"directus:articles:8"})
+    directus_item(client, "update", 8, {"summary": "Harbour dues at Quellmoor are paid in amber."})
+    eventually(lambda: any("amber" in text for text in texts(system, "Quellmoor harbour dues")))
+    assert found(system) == {"directus:articles:8"}, "the content the update did not carry was lost"
+    assert not any("salt" in text for text in texts(system, "Quellmoor harbour dues"))
+
+
+def test_a_directus_draft_published_by_its_status_alone_is_searchable_as_last_edited(
+    system: System, client: TestClient
+) -> None:
+    directus_item(
+        client, "create", 9, {"title": "Draft", "content": "Quellmoor tolls: draft.", "status": "draft"}
+    )
+    directus_item(client, "update", 9, {"content": TEXT})  # an edit of the draft, still a draft
+    eventually(system.settled)
+    assert not found(system)
+    assert not texts(system, "Quellmoor tolls draft") & {"Quellmoor tolls: draft."}
+    directus_item(client, "update", 9, {"status": "published"})  # the editor's status dropdown
+    eventually(lambda: found(system) == {"directus:articles:9"})
+    assert client.get("/documents/directus:articles:9").json()["title"] == "Draft"

@@ -55,3 +55,13 @@ def test_a_removal_on_another_clock_takes_the_stored_version_and_wins_the_tie() 
     first = settled(None, replace(event(1_700_000_000_000), versioned=False))
     assert first.version == 0
     assert plan_put(EntryState(first.version, True, ()), event(1, "en"), 3.0) is not None
+
+
+def test_a_withheld_document_is_written_unsearchable_with_its_fields() -> None:
+    draft = EntryDoc("cms:page:1", "Title", "text", fields={"title": "Title", "body": "text"})
+    unpublished = EntryEvent("cms:page:1", "cms", "page", 6, withheld=(draft,))
+    writes = plan_put(EntryState(5, False, ("cms:page:1",)), unpublished, 3.0)
+    assert writes is not None
+    assert [(doc.doc_id, doc.present, doc.fields) for doc in writes] == [
+        ("cms:page:1", False, {"title": "Title", "body": "text"})
+    ]

@@ -97,6 +97,18 @@ def test_a_directus_item_that_is_not_published_is_removed() -> None:
     assert not directus_event("create", {"title": "T", "body": "Text"}).events[0].deleted
 
 
+def test_a_directus_item_that_is_not_published_keeps_its_fields_out_of_search() -> None:
+    draft = directus_event("create", {"title": "T", "body": "Text", "status": "draft"}).events[0]
+    assert (draft.docs, [doc.fields for doc in draft.withheld]) == (
+        (),
+        [{"title": "T", "body": "Text", "status": "draft"}],
+    )
+    removal = {"event": "items.delete", "collection": "articles", "keys": [7]}
+    deleted = directus.interpret(delivery("directus"), removal, WebhookSource())
+    assert isinstance(deleted, Entries)
+    assert (deleted.events[0].docs, deleted.events[0].withheld) == ((), ())  # a deleted item keeps nothing
+
+
 def test_a_directus_update_is_partial_unless_whole_items_are_fetched() -> None:
     assert directus_event("update", {"title": "New"}).events[0].partial
     assert not directus_event("create", {"title": "New"}).events[0].partial

@@ -1,10 +1,10 @@
 """Directus flows ("Event Hook" trigger, "Webhook / Request URL" operation) or legacy webhooks:
 `{"event": "articles.items.create", "collection": "articles", "key": 42, "payload": {...}}` (legacy
-webhooks: "items.create"); updates and deletes
-carry `keys`. An update carries only the changed fields: the title or text it lacks stay as they were,
-and configuring `fetch_url` (for example `https://cms.example.com/items/articles/{id}` with
-`fetch_path = "data"`) indexes whole items instead. An item whose `status` is there and is not `published`
-(draft, archived) is removed. Directus cannot sign: its secret is a static `Authorization: Bearer` header."""
+webhooks: "items.create"); updates and deletes carry `keys`. An update carries only the changed fields:
+they are merged into the item's stored fields, so what it lacks stays as it was. Configuring `fetch_url`
+(for example `https://cms.example.com/items/articles/{id}` with `fetch_path = "data"`) indexes whole
+items instead. An item whose `status` is there and is not `published` (draft, archived) is removed.
+Directus cannot sign: its secret is a static `Authorization: Bearer` header."""
 
 from __future__ import annotations
 
@@ -35,20 +35,24 @@ def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interp
     if action != "delete" and not isinstance(fields, dict):
         raise PayloadError("field 'payload' must be an object of the item's fields")
     version = int(delivery.received_at * 1000)  # Directus stamps no time on its events
-    gone = action == "delete" or not published(fields, config)
+    deleted = action == "delete"
     # An update carries only the changed fields: what it lacks is kept, unless the whole item is fetched.
-    partial = action == "update" and not mapping.fetch_url
+    # So the fields of an item are kept, the unpublished ones too (withheld from search): publishing it
+    # may send its status alone.
+    kept = not mapping.fetch_url
     events = tuple(
         entry_event(
             "directus",
             collection,
             key,
             version,
-            None if gone else [(None, fields)],
+            None if deleted else [(None, fields)],
             mapping,
             versioned=False,
-            partial=partial,
-            says_published=STATUS_FIELD in fields,
+            partial=action == "update" and kept,
+            says_published=isinstance(fields, dict) and STATUS_FIELD in fields,
+            keep_fields=kept,
+            withhold=not deleted and not published(fields, config),
         )
         for key in keys
     )
