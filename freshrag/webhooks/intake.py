@@ -11,7 +11,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from string import hexdigits
 from typing import Any
@@ -20,6 +20,7 @@ from urllib.parse import parse_qs
 import redis
 
 from freshrag.documents import Change, Op, SourceKind
+from freshrag.locks import DocumentLocks, LockTimeoutError
 from freshrag.queue import ChangeQueue
 from freshrag.settings import Settings
 from freshrag.webhooks.config import SOURCES
@@ -61,11 +62,13 @@ class WebhookIntake:
         settings: Settings,
         journal: EntryJournal,
         queue: ChangeQueue,
+        locks: DocumentLocks,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
         self._journal = journal
         self._queue = queue
+        self._locks = locks
         self._clock = clock
         generic = settings.webhook_secret("generic")
         if generic is not None and looks_hex(generic):
@@ -116,7 +119,8 @@ class WebhookIntake:
 
     def _entries(self, entries: Entries, received_at: float) -> Receipt:
         documents: list[str] = []
-        with _journal_errors():
+        merging = sorted({event.entry_key for event in entries.events if event.partial})
+        with _journal_errors(), self._merging(merging):
             results = self._journal.put([self._completed(event) for event in entries.events], received_at)
         stale = results.count(None)
         for writes in results:
@@ -127,25 +131,38 @@ class WebhookIntake:
             return Receipt("stale", reason="older than the version already stored; nothing changed")
         return Receipt("accepted", tuple(documents))
 
+    @contextmanager
+    def _merging(self, entry_keys: list[str]) -> Iterator[None]:
+        """Hold the entries whose stored fields partial updates merge into, until the merge is stored: two
+        updates of one item at once (from any API process) each keep the other's fields."""
+        with ExitStack() as stack:
+            for key in entry_keys:  # in order: two deliveries naming the same items never deadlock
+                stack.enter_context(self._locks.hold(f"webhook-merge:{key}"))
+            yield
+
     def _completed(self, event: EntryEvent) -> EntryEvent:
         """A partial event's documents merged into the stored ones: a field it does not carry keeps its
         stored value. An edit of an entry known to be unpublished (a draft, archived) that does not say it
-        publishes it keeps it unpublished: its documents are withheld."""
+        publishes it keeps it unpublished: its documents are withheld. Merges are made one at a time (see
+        `_merging`), and an unversioned one (Directus stamps no time) follows the state it merged into,
+        whatever instant it was received at: it carries only its own fields, so it is never stale."""
         if not event.partial:
             return event
         mapping = self._settings.webhook_source(event.source).mapping(event.content_type)
         shown: list[EntryDoc] = []
         withheld: list[EntryDoc] = []
+        version = event.version
         for doc, published in [(doc, True) for doc in event.docs] + [(doc, False) for doc in event.withheld]:
             stored = self._journal.get(doc.doc_id)
             if stored is not None and stored.fields is not None:
                 doc = merged_doc(event, doc, stored.fields, mapping)
+                version = version if event.versioned else max(version, stored.version + 1)
             elif stored is not None and stored.present:  # stored by a build that kept no fields
                 doc = replace(doc, title=doc.title or stored.title, body=doc.body or stored.body)
             # an entry never seen is taken as it comes
             keep_out = stored is not None and not stored.present and not event.says_published
             (shown if published and not keep_out else withheld).append(doc)
-        return replace(event, docs=tuple(shown), withheld=tuple(withheld))
+        return replace(event, version=version, docs=tuple(shown), withheld=tuple(withheld))
 
     def _push(self, push: RepositoryPush, received_at: float) -> Receipt:
         entry_key = f"github:{REPOSITORY}:{push.repository}"
@@ -208,7 +225,7 @@ def parse_body(delivery: Delivery) -> Any:
 def _journal_errors() -> Iterator[None]:
     try:
         yield
-    except (sqlite3.Error, redis.RedisError, OSError) as exc:
+    except (sqlite3.Error, redis.RedisError, OSError, LockTimeoutError) as exc:
         raise JournalUnavailableError(
             f"the webhook journal cannot be written ({type(exc).__name__}: {exc})"
         ) from exc

@@ -31,7 +31,7 @@ class _TooLargeError(Exception):
 
 def webhook_router(runtime: Runtime) -> APIRouter:
     router = APIRouter(tags=["webhooks"])
-    intake = WebhookIntake(runtime.settings, runtime.journal, runtime.queue)
+    intake = WebhookIntake(runtime.settings, runtime.journal, runtime.queue, runtime.locks)
     limit = runtime.settings.webhook_max_bytes
     counter = runtime.metrics.webhook_deliveries
 

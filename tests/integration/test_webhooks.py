@@ -7,12 +7,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from freshrag.documents import DocStatus
+from freshrag.webhooks.intake import WebhookIntake
+from freshrag.webhooks.model import Delivery
 from services.api import create_app
 from tests.conftest import SHARED_DATA, eventually
 from tests.integration.conftest import System
@@ -315,3 +318,49 @@ def test_a_directus_draft_published_by_its_status_alone_is_searchable_as_last_ed
     directus_item(client, "update", 9, {"status": "published"})  # the editor's status dropdown
     eventually(lambda: found(system) == {"directus:articles:9"})
     assert client.get("/documents/directus:articles:9").json()["title"] == "Draft"
+
+
+class SlowReads:
+    """The real journal, whose reads answer 50 ms late: the window in which two updates of one item
+    overlap, each merging into the state before the other."""
+
+    def __init__(self, journal: Any) -> None:
+        self._journal = journal
+
+    def get(self, doc_id: str) -> Any:
+        stored = self._journal.get(doc_id)
+        time.sleep(0.05)
+        return stored
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._journal, name)
+
+
+def test_two_directus_updates_of_one_item_at_once_keep_each_others_fields(system: System) -> None:
+    runtime = system.runtime
+    intake = WebhookIntake(runtime.settings, SlowReads(runtime.journal), runtime.queue, runtime.locks)
+
+    def update(action: str, fields: dict[str, Any]) -> str:
+        payload = {"event": f"articles.items.{action}", "collection": "articles", "key": 5, "payload": fields}
+        headers = {"authorization": f"Bearer {SECRETS['directus']}", "content-type": "application/json"}
+        body = json.dumps(payload).encode()
+        delivery = Delivery("directus", "POST", "/webhooks/directus", headers, body, time.time())
+        return intake.receive(delivery).status
+
+    assert update("create", {"title": "Tolls", "summary": "s0", "content": "c0"}) == "accepted"
+    for round_ in range(1, 4):
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(
+                pool.map(
+                    lambda fields: update("update", fields),
+                    [{"summary": f"s{round_}"}, {"content": f"c{round_}"}],
+                )
+            )
+        assert answers == ["accepted", "accepted"]
+        stored = runtime.journal.get("directus:articles:5")
+        assert stored is not None
+        assert stored.fields == {
+            "title": "Tolls",
+            "summary": f"s{round_}",
+            "content": f"c{round_}",
+        }, "an update made at the same time as another lost the other's field"
