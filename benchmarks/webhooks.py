@@ -9,6 +9,12 @@ delivery is persisted (SQLite with fsync embedded; Redis with AOF on Redis) and 
 ten entries over and over, so indexing (coalesced per document) does not compete for the 2 cores.
 
     .venv/bin/python benchmarks/webhooks.py [--runs 2] [--deliveries 2000]
+
+Compare: `--compare-with <another checkout>` measures the latency of that build and of this one side by
+side instead (instances alternating, `--runs` each), and saves `webhooks_compare.json`:
+
+    git worktree add /tmp/before <commit>
+    .venv/bin/python benchmarks/webhooks.py --runs 3 --compare-with /tmp/before
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import tempfile
 import threading
 import time
@@ -147,8 +154,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--deliveries", type=int, default=2000)
+    parser.add_argument("--compare-with", type=Path, help="another checkout: compare latencies side by side")
     args = parser.parse_args()
     texts = abstracts(500)
+    if args.compare_with is not None:
+        compare(texts, args.runs, args.compare_with.resolve())
+        return
     latencies: dict[int, list[float]] = {level: [] for level in LEVELS}
     for _ in range(args.runs):
         for level, values in latency_run(texts).items():
@@ -172,6 +183,35 @@ def main() -> None:
                 str(level): distribution(values) for level, values in latencies.items()
             },
             "accepted_per_second": rates,
+        },
+    )
+
+
+def compare(texts: list[tuple[str, str]], runs: int, other: Path) -> None:
+    """Latencies of `other`'s build and this one, their instances alternating (each imports its own code)."""
+    builds = {"other": str(other), "this": str(Path(__file__).resolve().parents[1])}
+    latencies: dict[str, dict[int, list[float]]] = {name: {level: [] for level in LEVELS} for name in builds}
+    for _ in range(runs):
+        for name, path in builds.items():
+            os.environ["PYTHONPATH"] = path  # `freshrag up` is started with it: the build's own code
+            for level, values in latency_run(texts).items():
+                latencies[name][level].extend(values)
+    p50 = {
+        name: {level: distribution(values)["p50"] for level, values in by_level.items()}
+        for name, by_level in latencies.items()
+    }
+    save(
+        "webhooks_compare",
+        {
+            "what": "signed delivery sent -> document indexed (seconds), two builds side by side",
+            "other": str(other),
+            "latency_by_concurrency": {
+                name: {str(level): distribution(values) for level, values in by_level.items()}
+                for name, by_level in latencies.items()
+            },
+            "p50_this_over_other": {
+                str(level): round(p50["this"][level] / p50["other"][level], 3) for level in LEVELS
+            },
         },
     )
 
