@@ -41,13 +41,18 @@ def index_document(change: dict[str, Any], attempt: int = 1) -> dict[str, Any]:
     runtime = current_runtime()
     parsed = Change.from_message(change)
     runtime.queue.pending.started(parsed.doc_id)
+    cms = parsed.source_kind is SourceKind.CMS
     try:
+        # The journalled state now is the one this run indexes, or older: a later one, stored after this
+        # read, has a task of its own. Marking it applied covers the deliveries coalesced into this run.
+        journalled = runtime.journal.get(parsed.doc_id) if cms else None
         outcome = runtime.indexer.apply(parsed)
     except Exception as exc:
         return _failed(runtime, parsed, attempt, exc)
     runtime.dead_letters.discard(parsed.doc_id)
-    if parsed.source_kind is SourceKind.CMS:
-        runtime.journal.mark_applied(parsed.doc_id, parsed.detected_at)
+    if cms:
+        received_at = journalled.received_at if journalled is not None else parsed.detected_at
+        runtime.journal.mark_applied(parsed.doc_id, received_at)
     return asdict(outcome)
 
 

@@ -23,6 +23,11 @@ console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 SettingsFactory = Callable[[], Settings]
 _POLL_SECONDS = 1.0
+# A run whose record has not changed for this long is no longer followed: its worker may have stopped.
+_STALLED_SECONDS = 600.0
+# A run decided while followed (live, rejected, failed) whose stage has not cleared by then: its follow-ups
+# were cut short.
+_SETTLING_SECONDS = 60.0
 _settings_factory: list[SettingsFactory] = []
 
 
@@ -111,19 +116,35 @@ def _finetune_here(settings: Settings, now: bool, backend: str) -> dict[str, Any
 
 
 def _follow(client: ApiClient, version: str, done: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-    """Poll `GET /models/{version}` with a progress bar until `done` says so."""
+    """Poll `GET /models/{version}` with a progress bar until `done` says so, or until the run stops
+    changing (a worker that stopped mid-run leaves its stage behind)."""
+    seen: Any = None
+    changed = time.monotonic()
+    started_as: str | None = None
     with _progress() as progress:
         bar = _Bar(progress)
         while True:
             run = client.get(f"/models/{version}")
+            if done(run):
+                return dict(run)
+            state = (run["status"], run.get("stage"), run.get("progress"))
+            started_as = started_as or run["status"]
+            if state != seen:
+                seen, changed = state, time.monotonic()
+            quiet = time.monotonic() - changed
+            decided = run["status"] != started_as  # went live, or was rejected or failed, while followed
+            if quiet > _STALLED_SECONDS or (decided and quiet > _SETTLING_SECONDS):
+                out.print(
+                    f"[yellow]{version} has not changed for {quiet:.0f} s at stage {run.get('stage')!r}: its "
+                    "worker may have stopped (see `freshrag models list` and the worker's log)[/]"
+                )
+                return dict(run)
             shown = run.get("progress") or {}
             bar(
                 run.get("stage") or shown.get("stage") or run["status"],
                 shown.get("done", 0),
                 shown.get("total", 0),
             )
-            if done(run):
-                return dict(run)
             time.sleep(_POLL_SECONDS)
 
 

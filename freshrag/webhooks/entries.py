@@ -62,7 +62,8 @@ class EntryState:
 def settled(current: EntryState | None, event: EntryEvent) -> EntryEvent:
     """`event` with the version it is stored under: a removal the platform did not version takes the
     entry's stored one, so neither a clock ahead of ours nor a sequence number meeting a time keeps a
-    removed entry alive, nor blocks the entry's next version."""
+    removed entry alive, nor blocks the entry's next version. A draft (an event with only `withheld`
+    documents) is such a removal."""
     if event.deleted and not event.versioned:  # of an entry never seen: the lowest, so any version follows it
         return replace(event, version=current.version if current is not None else 0)
     return event

@@ -119,7 +119,9 @@ class WebhookIntake:
 
     def _entries(self, entries: Entries, received_at: float) -> Receipt:
         documents: list[str] = []
-        merging = sorted({event.entry_key for event in entries.events if event.partial})
+        merging = sorted(
+            {event.entry_key for event in entries.events if event.partial or not event.versioned}
+        )
         with _journal_errors(), self._merging(merging):
             results = self._journal.put([self._completed(event) for event in entries.events], received_at)
         stale = results.count(None)
@@ -133,8 +135,10 @@ class WebhookIntake:
 
     @contextmanager
     def _merging(self, entry_keys: list[str]) -> Iterator[None]:
-        """Hold the entries whose stored fields partial updates merge into, until the merge is stored: two
-        updates of one item at once (from any API process) each keep the other's fields."""
+        """Hold the entries that partial updates merge into, and those the platform does not version (whose
+        order is the order they are stored in), until their state is stored: two updates of one item at
+        once (from any API process) each keep the other's fields, and a create or delete is never
+        overwritten by an update that read the state before it."""
         with ExitStack() as stack:
             for key in entry_keys:  # in order: two deliveries naming the same items never deadlock
                 stack.enter_context(self._locks.hold(f"webhook-merge:{key}"))
@@ -143,9 +147,10 @@ class WebhookIntake:
     def _completed(self, event: EntryEvent) -> EntryEvent:
         """A partial event's documents merged into the stored ones: a field it does not carry keeps its
         stored value. An edit of an entry known to be unpublished (a draft, archived) that does not say it
-        publishes it keeps it unpublished: its documents are withheld. Merges are made one at a time (see
-        `_merging`), and an unversioned one (Directus stamps no time) follows the state it merged into,
-        whatever instant it was received at: it carries only its own fields, so it is never stale."""
+        publishes it keeps it unpublished: its documents are withheld. An entry never seen is taken as it
+        comes. Merges are made one at a time (see `_merging`), and an unversioned one (Directus stamps no
+        time) follows the state it merged into, whatever instant it was received at: it carries only its
+        own fields, so it is never stale."""
         if not event.partial:
             return event
         mapping = self._settings.webhook_source(event.source).mapping(event.content_type)
@@ -157,9 +162,8 @@ class WebhookIntake:
             if stored is not None and stored.fields is not None:
                 doc = merged_doc(event, doc, stored.fields, mapping)
                 version = version if event.versioned else max(version, stored.version + 1)
-            elif stored is not None and stored.present:  # stored by a build that kept no fields
-                doc = replace(doc, title=doc.title or stored.title, body=doc.body or stored.body)
-            # an entry never seen is taken as it comes
+            elif stored is not None and stored.present:  # stored by a build that kept no fields: so is this
+                doc = replace(doc, title=doc.title or stored.title, body=doc.body or stored.body, fields=None)
             keep_out = stored is not None and not stored.present and not event.says_published
             (shown if published and not keep_out else withheld).append(doc)
         return replace(event, version=version, docs=tuple(shown), withheld=tuple(withheld))
@@ -178,7 +182,12 @@ class WebhookIntake:
 def looks_hex(secret: str) -> bool:
     """Whether a Standard Webhooks secret without `whsec_` is hex digits (valid base64 too, so it is
     accepted, but to a different key than a sender that used the digits themselves would sign with)."""
-    return not secret.startswith("whsec_") and len(secret) >= 32 and all(c in hexdigits for c in secret)
+    return (
+        not secret.startswith("whsec_")
+        and len(secret) >= 32
+        and len(secret) % 4 == 0  # otherwise it is not base64 either, and start-up stops on it
+        and all(c in hexdigits for c in secret)
+    )
 
 
 def change_for(doc: StoredDoc) -> Change:

@@ -51,14 +51,15 @@ class EntryDoc:
 
 @dataclass(frozen=True)
 class EntryEvent:
-    """The new state of one entry. No `docs` means the entry is gone (deleted, unpublished, trashed or
-    archived). `version` orders events of one entry (milliseconds of the entry's own update time, or its
-    revision): an older version never overwrites a newer one. `versioned` is False when the platform gave
-    no such version and `version` is the time the event was sent or received instead: on another clock
-    than the entry's, so a removal so stamped takes the entry's stored version (and wins that tie).
-    `partial` events carry only the fields that changed: merged into the stored fields (or, for a state
-    stored without them, a title or text they lack is the stored one), and, unless `says_published`, an
-    entry known to be unpublished stays so. `entry_id` is the platform's id of the entry. `withheld` are the
+    """The new state of one entry. No `docs` means the entry is gone from search (deleted, unpublished,
+    trashed or archived, or a draft: `withheld` then keeps its fields), and it is ordered as a removal.
+    `version` orders events of one entry (milliseconds of the entry's own update time, or its revision):
+    an older version never overwrites a newer one. `versioned` is False when the platform gave no such
+    version and `version` is the time the event was sent or received instead: on another clock than the
+    entry's, so a removal so stamped takes the entry's stored version (and wins that tie). `partial`
+    events carry only the fields that changed: merged into the stored fields (or, for a state stored
+    without them, a title or text they lack is the stored one), and, unless `says_published`, an entry
+    known to be unpublished stays so. `entry_id` is the platform's id of the entry. `withheld` are the
     documents of an entry that is not published (a draft, archived): never searchable, but kept, so that a
     later partial update which publishes the entry has its fields."""
 

@@ -90,7 +90,12 @@ def _switch(runtime: Runtime, version: str | None) -> dict[str, str]:
         raise HTTPException(409, f"run {busy.version} is under way ({busy.stage or 'starting'})")
     target.stage = "switch queued"  # `freshrag models promote` follows the stage until it clears
     runtime.registry.put(target)
-    runtime.queue.request(SWITCH_MODEL, version=target.version)
+    try:
+        runtime.queue.request(SWITCH_MODEL, version=target.version)
+    except Exception:
+        target.stage = ""  # nothing will run it: a stage left behind would be followed for good
+        runtime.registry.put(target)
+        raise
     return {"switching_to": target.version}
 
 

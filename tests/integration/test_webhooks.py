@@ -170,6 +170,24 @@ def test_an_older_version_never_overwrites_a_newer_one(system: System, client: T
     assert found(system) == {"generic:document:n1"}
 
 
+def test_deliveries_coalesced_into_one_index_run_are_all_marked_applied(
+    system: System, client: TestClient
+) -> None:
+    assert deliver(client.post, generic("c1", f"{TEXT} First.", version=1)).status_code == 202
+    eventually(lambda: found(system) == {"generic:document:c1"})
+    # within the re-index interval of that run: the second waits for it, the third rides along
+    assert deliver(client.post, generic("c1", f"{TEXT} Second.", version=2)).status_code == 202
+    assert deliver(client.post, generic("c1", f"{TEXT} Third.", version=3)).status_code == 202
+    eventually(
+        lambda: (
+            (record := system.runtime.store.get_record("generic:document:c1")) and record.source_version == 3
+        )
+    )
+    eventually(system.settled)
+    # nothing left for the start-up or the scheduled sweep to send again
+    eventually(lambda: system.runtime.journal.unapplied(time.time()) == [], timeout=5)
+
+
 def test_an_unpublished_locale_disappears_while_the_others_stay(system: System, client: TestClient) -> None:
     sys = {"id": "e1", "type": "Entry", "contentType": {"sys": {"id": "article"}}}
     topic = {"X-Contentful-Topic": "ContentManagement.Entry.publish"}

@@ -84,7 +84,7 @@ def directus_event(action: str, fields: dict[str, object], config: WebhookSource
     return result
 
 
-def test_a_directus_item_that_is_not_published_is_removed() -> None:
+def test_a_directus_item_that_is_not_published_is_out_of_search() -> None:
     assert (
         not directus_event("create", {"title": "T", "body": "Text", "status": "published"}).events[0].deleted
     )

@@ -3,7 +3,8 @@
 webhooks: "items.create"); updates and deletes carry `keys`. An update carries only the changed fields:
 they are merged into the item's stored fields, so what it lacks stays as it was. Configuring `fetch_url`
 (for example `https://cms.example.com/items/articles/{id}` with `fetch_path = "data"`) indexes whole
-items instead. An item whose `status` is there and is not `published` (draft, archived) is removed.
+items instead. An item whose `status` is there and is not `published` (draft, archived) is out of search,
+its fields kept for the update that publishes it.
 Directus cannot sign: its secret is a static `Authorization: Bearer` header."""
 
 from __future__ import annotations
