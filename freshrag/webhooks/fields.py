@@ -158,6 +158,7 @@ def entry_event(
         says_published,
         entry_id,
         withheld,
+        merged=keep_fields,
     )
 
 

@@ -119,9 +119,7 @@ class WebhookIntake:
 
     def _entries(self, entries: Entries, received_at: float) -> Receipt:
         documents: list[str] = []
-        merging = sorted(
-            {event.entry_key for event in entries.events if event.partial or not event.versioned}
-        )
+        merging = sorted({event.entry_key for event in entries.events if event.merged})
         with _journal_errors(), self._merging(merging):
             results = self._journal.put([self._completed(event) for event in entries.events], received_at)
         stale = results.count(None)
@@ -135,10 +133,9 @@ class WebhookIntake:
 
     @contextmanager
     def _merging(self, entry_keys: list[str]) -> Iterator[None]:
-        """Hold the entries that partial updates merge into, and those the platform does not version (whose
-        order is the order they are stored in), until their state is stored: two updates of one item at
-        once (from any API process) each keep the other's fields, and a create or delete is never
-        overwritten by an update that read the state before it."""
+        """Hold the entries whose updates merge into their stored fields until their state is stored: two
+        updates of one item at once (from any API process) each keep the other's fields, and a create or
+        delete is never overwritten by an update that read the state before it."""
         with ExitStack() as stack:
             for key in entry_keys:  # in order: two deliveries naming the same items never deadlock
                 stack.enter_context(self._locks.hold(f"webhook-merge:{key}"))

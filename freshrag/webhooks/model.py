@@ -61,7 +61,8 @@ class EntryEvent:
     without them, a title or text they lack is the stored one), and, unless `says_published`, an entry
     known to be unpublished stays so. `entry_id` is the platform's id of the entry. `withheld` are the
     documents of an entry that is not published (a draft, archived): never searchable, but kept, so that a
-    later partial update which publishes the entry has its fields."""
+    later partial update which publishes the entry has its fields. `merged` entries are those of a
+    platform that sends only what changed (their fields are kept): their events are stored one at a time."""
 
     entry_key: str
     source: str
@@ -73,6 +74,7 @@ class EntryEvent:
     says_published: bool = True
     entry_id: str = ""
     withheld: tuple[EntryDoc, ...] = ()
+    merged: bool = False
 
     @property
     def deleted(self) -> bool:

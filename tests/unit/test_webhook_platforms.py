@@ -107,6 +107,8 @@ def test_a_directus_item_that_is_not_published_keeps_its_fields_out_of_search() 
     deleted = directus.interpret(delivery("directus"), removal, WebhookSource())
     assert isinstance(deleted, Entries)
     assert (deleted.events[0].docs, deleted.events[0].withheld) == ((), ())  # a deleted item keeps nothing
+    assert draft.merged  # stored one at a time: a delete or create is never lost to a concurrent merge
+    assert deleted.events[0].merged
 
 
 def test_a_directus_update_is_partial_unless_whole_items_are_fetched() -> None:
