@@ -22,14 +22,14 @@ from pathlib import Path
 import httpx
 import numpy as np
 from common import MODEL_CACHE, SHARED_DATA, save, start_up
-from qdrant_client import QdrantClient
 
 from freshrag.documents import SourceKind
 from freshrag.embedding import load_embedder
 from freshrag.health import drift
 from freshrag.health.quality import evaluate_golden_set
 from freshrag.settings import load_settings
-from freshrag.store import ChunkPoint, QdrantStore, chunk_point_id
+from freshrag.store import ChunkPoint, SparseVector, chunk_point_id
+from freshrag.store.edge import EdgeStore
 
 SCIFACT = SHARED_DATA / "ir" / "scifact"
 
@@ -143,7 +143,8 @@ def scrape_cost(rounds: int, files: int, searches: int) -> dict[str, object]:
 
 def check_times(size: int, embedder: object) -> dict[str, float]:
     rng = np.random.default_rng(0)
-    store = QdrantStore(QdrantClient(":memory:"), local=True)
+    scratch = tempfile.TemporaryDirectory(prefix="freshrag-bench-")
+    store = EdgeStore(Path(scratch.name))
     store.ensure_collections(384, "bench")
     for start in range(0, size, 2048):
         count = min(2048, size - start)
@@ -155,6 +156,7 @@ def check_times(size: int, embedder: object) -> dict[str, float]:
                     chunk_point_id(f"doc-{(start + i) // 4}", str(i)),
                     vector,
                     {"doc_id": f"doc-{(start + i) // 4}", "source_kind": SourceKind.FILE.value},
+                    SparseVector([i % 1000], [1.0]),
                 )
                 for i, vector in enumerate(vectors)
             ]
@@ -170,6 +172,7 @@ def check_times(size: int, embedder: object) -> dict[str, float]:
     evaluate_golden_set(SCIFACT, store, embedder, [], None)  # type: ignore[arg-type]
     golden_s = time.perf_counter() - started
     store.close()
+    scratch.cleanup()
     return {
         "chunks": size,
         "corpus_drift_seconds": round(measure_s, 3),

@@ -29,7 +29,8 @@ from freshrag.chunking import Chunker
 from freshrag.embedding import Embedder
 from freshrag.locks import DocumentLocks, barrier
 from freshrag.registry import ModelRun, RunStatus
-from freshrag.store import ChunkPoint, QdrantStore, chunk_collection
+from freshrag.store import ChunkPoint, Store, chunk_collection
+from freshrag.store.keywords import chunk_terms
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class Switch:
 
     def __init__(
         self,
-        store: QdrantStore,
+        store: Store,
         models: ModelCatalog,
         locks: DocumentLocks,
         chunker: Chunker,
@@ -175,7 +176,14 @@ class Switch:
             ]
             vectors = embedder.embed(texts)
             points = [
-                ChunkPoint(id=point, vector=vector, payload=payload)
+                ChunkPoint(
+                    id=point,
+                    vector=vector,
+                    payload=payload,
+                    sparse=chunk_terms(
+                        payload.get("title", ""), payload.get("heading", []), payload.get("text", "")
+                    ),
+                )
                 for (point, payload), vector in zip(payloads.items(), vectors, strict=True)
             ]
             self._store.upsert_chunks(points, target)

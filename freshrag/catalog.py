@@ -19,7 +19,7 @@ from typing import NamedTuple
 from freshrag.embedding import Embedder, SentenceTransformerEmbedder
 from freshrag.registry import Backend, ModelRun, Registry, RunStatus
 from freshrag.settings import Settings
-from freshrag.store import QdrantStore, chunk_collection
+from freshrag.store import Store, chunk_collection
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class ModelCatalog:
     """Loaded models by version, and the routing of reads and writes between collections. Thread-safe."""
 
     def __init__(
-        self, settings: Settings, store: QdrantStore, registry: Registry, base: SentenceTransformerEmbedder
+        self, settings: Settings, store: Store, registry: Registry, base: SentenceTransformerEmbedder
     ) -> None:
         self._settings = settings
         self._store = store

@@ -37,6 +37,8 @@ class Embedder(Protocol):
 
     def embed(self, texts: list[str]) -> np.ndarray: ...
 
+    def embed_query(self, text: str) -> np.ndarray: ...
+
     def count_tokens(self, text: str) -> int: ...
 
 
@@ -70,8 +72,9 @@ def _quantisation_target() -> str:
 
 
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model on the CPU. Thread-safe: calls are serialised because the tokenizer
-    is not, and one call already uses every core."""
+    """A sentence-transformers model on the CPU, loaded twice: one copy embeds documents, the other queries,
+    each behind its own lock (a tokenizer is not thread-safe). So a search never waits behind a document's
+    batch: at most behind another query, which takes milliseconds."""
 
     def __init__(self, model_dir: Path, backend: str, work_dir: Path, batch_size: int = 32) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -83,13 +86,19 @@ class SentenceTransformerEmbedder:
         self.model_version = model_dir.name if model_dir.name != "model" else PACKAGED_MODEL
         self.model_dir = model_dir
         if backend == "torch":
-            self._model = SentenceTransformer(str(model_dir), device="cpu", backend="torch")
+            self._model, self._query_model = (
+                SentenceTransformer(str(model_dir), device="cpu", backend="torch") for _ in range(2)
+            )
         else:
             local = work_dir / self.model_version
             onnx_file = _prepare_onnx(model_dir, local, quantised=backend == "onnx-int8")
-            self._model = SentenceTransformer(
-                str(local), device="cpu", backend="onnx", model_kwargs={"file_name": onnx_file}
+            self._model, self._query_model = (
+                SentenceTransformer(
+                    str(local), device="cpu", backend="onnx", model_kwargs={"file_name": onnx_file}
+                )
+                for _ in range(2)
             )
+        self._query_lock = threading.Lock()
         self.dimension = int(self._model.get_embedding_dimension() or 0)
         self.max_seq_length = int(self._model.max_seq_length)
         # A private copy without padding or truncation, so counting is exact and never races encode().
@@ -110,6 +119,14 @@ class SentenceTransformerEmbedder:
                 show_progress_bar=False,
             )
         return np.asarray(vectors, dtype=np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """The unit-length vector of one query, computed apart from document batches."""
+        with self._query_lock:
+            vector = self._query_model.encode(
+                [text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            )
+        return np.asarray(vector, dtype=np.float32).reshape(-1)
 
     def count_tokens(self, text: str) -> int:
         """Model tokens in `text`, without the special tokens the model adds."""

@@ -66,9 +66,11 @@ def read_qrels(folder: Path, split: str = "test") -> Qrels:
 
 
 def ndcg_at(ranked: list[str], relevant: dict[str, int], k: int) -> float:
-    gains = sum((2 ** relevant.get(doc, 0) - 1) / math.log2(rank + 2) for rank, doc in enumerate(ranked[:k]))
-    ideal = sorted(relevant.values(), reverse=True)[:k]
-    best = sum((2**grade - 1) / math.log2(rank + 2) for rank, grade in enumerate(ideal))
+    """nDCG@k as pytrec_eval (trec_eval), BEIR and MTEB compute it: linear gains (the grade itself), so the
+    figures compare with published tables on graded judgments too."""
+    gains = sum(max(relevant.get(doc, 0), 0) / math.log2(rank + 2) for rank, doc in enumerate(ranked[:k]))
+    ideal = sorted((grade for grade in relevant.values() if grade > 0), reverse=True)[:k]
+    best = sum(grade / math.log2(rank + 2) for rank, grade in enumerate(ideal))
     return gains / best if best > 0 else 0.0
 
 

@@ -25,7 +25,8 @@ from freshrag.health.activity import Activity
 from freshrag.locks import DocumentLocks
 from freshrag.parsing import Failed, ParsedDocument, Skipped, parse_file
 from freshrag.sources import FileState, Gone, Loaded, LoadResult, Unreadable
-from freshrag.store import ChunkPoint, QdrantStore, chunk_point_id
+from freshrag.store import ChunkPoint, Store, chunk_point_id
+from freshrag.store.keywords import chunk_terms
 from freshrag.telemetry import Metrics
 
 ContentLoader = Callable[[Change], LoadResult]
@@ -70,7 +71,7 @@ class Indexer:
 
     def __init__(
         self,
-        store: QdrantStore,
+        store: Store,
         targets: WriteTargets,
         chunker: Chunker,
         locks: DocumentLocks,
@@ -79,6 +80,7 @@ class Indexer:
         *,
         activity: Activity | None = None,
         clock: Callable[[], float] = time.time,
+        max_chunks: int = 20_000,
     ) -> None:
         self._store = store
         self._targets = targets
@@ -88,6 +90,7 @@ class Indexer:
         self._load = load
         self._activity = activity
         self._clock = clock
+        self._max_chunks = max_chunks
 
     def apply(self, change: Change) -> Outcome:
         """Bring the index in line with the current state of `change`'s document."""
@@ -198,6 +201,14 @@ class Indexer:
         targets: list[Target],
     ) -> _Plan:
         chunks = self._chunker.chunk(parsed)
+        if len(chunks) > self._max_chunks:
+            reason = (
+                f"{len(chunks)} chunks, over the limit of {self._max_chunks} per document "
+                "(FRESHRAG_MAX_CHUNKS_PER_DOCUMENT)"
+            )
+            plan = self._not_indexed(change, previous, base, DocStatus.FAILED, reason, digest, state)
+            plan.record.version = version
+            return plan
         ids = [chunk_point_id(change.doc_id, chunk.key) for chunk in chunks]
         record = replace(
             base,
@@ -254,7 +265,10 @@ class Indexer:
         points = {
             collection: [
                 ChunkPoint(
-                    id=plan.ids[index], vector=vectors[collection][row], payload=self._payload(plan, index)
+                    id=plan.ids[index],
+                    vector=vectors[collection][row],
+                    payload=self._payload(plan, index),
+                    sparse=chunk_terms(record.title, plan.chunks[index].heading, plan.chunks[index].text),
                 )
                 for row, index in enumerate(plan.to_embed[collection])
             ]

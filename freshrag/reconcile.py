@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from freshrag.documents import Change, DocStatus, DocumentRecord, Op
 from freshrag.sources import FileState, IgnoreRules, WatchedFolder, display_name, is_valid_name, scan_folder
-from freshrag.store import QdrantStore
+from freshrag.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +39,7 @@ def plan_reconcile(
     return changes
 
 
-def folder_changes(
-    store: QdrantStore, folder: WatchedFolder, rules: IgnoreRules, prefix: str = ""
-) -> list[Change]:
+def folder_changes(store: Store, folder: WatchedFolder, rules: IgnoreRules, prefix: str = "") -> list[Change]:
     """Scan `folder` (or its sub-folder `prefix`) and plan the changes the index needs."""
     files = scan_folder(folder, rules, prefix)
     for relative in [name for name in files if not is_valid_name(name)]:

@@ -12,6 +12,7 @@ from freshrag.coordination import open_coordination
 from freshrag.dead_letters import DeadLetters
 from freshrag.embedding import SentenceTransformerEmbedder, load_embedder
 from freshrag.health.activity import Activity
+from freshrag.health.retrieval_choice import LiveRetrieval
 from freshrag.health.state import HealthState
 from freshrag.locks import DocumentLocks
 from freshrag.pipeline import Indexer
@@ -20,7 +21,7 @@ from freshrag.registry import Registry, open_registry
 from freshrag.search import SearchService
 from freshrag.settings import Settings
 from freshrag.sources import IgnoreRules, WatchedFolder
-from freshrag.store import QdrantStore, open_store
+from freshrag.store import Store, open_store
 from freshrag.telemetry import Metrics
 from freshrag.training.feedback import FeedbackLog
 from freshrag.webhooks.entries import EntryJournal
@@ -32,7 +33,7 @@ class Runtime:
     """Everything a freshrag process works with; `close()` releases the store."""
 
     settings: Settings
-    store: QdrantStore
+    store: Store
     models: ModelCatalog
     chunker: Chunker
     indexer: Indexer
@@ -83,14 +84,23 @@ def build_runtime(
     models.record_base()
     load = ContentLoader(EntryLoader(shared.journal, settings), settings.max_file_bytes, shared.health)
     activity = Activity(shared.health)
-    indexer = Indexer(store, models, chunker, shared.locks, metrics, load, activity=activity)
+    indexer = Indexer(
+        store,
+        models,
+        chunker,
+        shared.locks,
+        metrics,
+        load,
+        activity=activity,
+        max_chunks=settings.max_chunks_per_document,
+    )
     return Runtime(
         settings=settings,
         store=store,
         models=models,
         chunker=chunker,
         indexer=indexer,
-        search=SearchService(store, models, metrics, activity),
+        search=SearchService(store, models, metrics, activity, LiveRetrieval(settings, shared.health)),
         queue=shared.queue,
         dead_letters=shared.dead_letters,
         journal=shared.journal,

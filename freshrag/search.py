@@ -1,15 +1,20 @@
-"""Search: embed the query with the live collection's model, find the nearest chunks, name each answer's
-source."""
+"""Search: embed the query with the live collection's model, find the best chunks by the live mode (dense,
+keyword or both fused), name each answer's source."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from freshrag.catalog import ModelCatalog
 from freshrag.health.activity import Activity
-from freshrag.store import QdrantStore
+from freshrag.retrieval import DEFAULT_RETRIEVAL, Retrieval
+from freshrag.store import ChunkQuery, SearchMode, Store
+from freshrag.store.keywords import query_terms
 from freshrag.telemetry import Metrics
 
 FILTERABLE = ("doc_id", "root", "source_kind", "uri", "title")
@@ -23,6 +28,7 @@ class SearchResult:
     heading: list[str]
     text: str
     score: float
+    similarity: float
     version: int
     indexed_at: float | None
 
@@ -32,33 +38,63 @@ class SearchResponse:
     query: str
     results: list[SearchResult]
     model_version: str
+    mode: SearchMode
+    weights: tuple[float, float] | None  # hybrid's fusion weights (dense, keyword)
     took_ms: float
 
 
 class SearchService:
+    """Searches the live collection. `retrieval` says the live mode at each call (pinned by a setting, or
+    chosen by the golden set); a caller may ask for another mode per search."""
+
     def __init__(
-        self, store: QdrantStore, models: ModelCatalog, metrics: Metrics, activity: Activity | None = None
+        self,
+        store: Store,
+        models: ModelCatalog,
+        metrics: Metrics,
+        activity: Activity | None = None,
+        retrieval: Callable[[], Retrieval] = lambda: DEFAULT_RETRIEVAL,
     ) -> None:
         self._store = store
         self._models = models
         self._metrics = metrics
         self._activity = activity
+        self._retrieval = retrieval
+
+    def live_retrieval(self) -> Retrieval:
+        return self._retrieval()
 
     def search(
-        self, query: str, k: int = 10, where: dict[str, Any] | None = None, *, record: bool = False
+        self,
+        query: str,
+        k: int = 10,
+        where: dict[str, Any] | None = None,
+        *,
+        mode: SearchMode | None = None,
+        weights: tuple[float, float] | None = None,
+        record: bool = False,
     ) -> SearchResponse:
-        """The `k` chunks nearest to `query`, each with its document's current version. With `record`, the
-        query is a user's: it counts in the search metrics and the query log (knowledge gaps, query drift);
-        freshrag's own searches (canary, golden set, tests of the index) pass `record=False`."""
+        """The `k` best chunks for `query`, each with its document's current version. `score` is the
+        mode's own (cosine for dense, BM25 for keyword, fused rank for hybrid); `similarity` is the cosine
+        of query and chunk in every mode. `mode` and `weights` override the live ones for this search.
+        With `record`, the query is a user's: it counts in the search metrics and the query log (knowledge
+        gaps, query drift); freshrag's own searches pass `record=False`."""
         started = time.perf_counter()
         unknown = set(where or {}) - set(FILTERABLE)
         if unknown:
             raise ValueError(f"cannot filter on {sorted(unknown)}; filterable fields: {list(FILTERABLE)}")
+        live = self._retrieval()
+        retrieval = Retrieval(mode or live.mode, weights or live.weights)
         collection, embedder = self._models.live()
-        vector = embedder.embed([query])[0]
-        hits = self._store.search(
-            vector, k, {key: str(value) for key, value in (where or {}).items()}, collection
+        vector = embedder.embed_query(query)
+        chunk_query = ChunkQuery(
+            limit=k,
+            dense=vector if retrieval.mode is not SearchMode.KEYWORD else None,
+            sparse=query_terms(query) if retrieval.mode is not SearchMode.DENSE else None,
+            where={key: str(value) for key, value in (where or {}).items()},
+            weights=retrieval.weights,
         )
+        hits = self._store.search(chunk_query, collection)
         records = self._store.get_records([hit.payload["doc_id"] for hit in hits])
         results = []
         for hit in hits:
@@ -71,6 +107,7 @@ class SearchService:
                     heading=list(hit.payload.get("heading", [])),
                     text=hit.payload.get("text", ""),
                     score=round(hit.score, 6),
+                    similarity=round(float(np.dot(vector, hit.dense)), 6) if hit.dense is not None else 0.0,
                     version=document.version if document else 0,
                     indexed_at=document.indexed_at if document else None,
                 )
@@ -78,11 +115,14 @@ class SearchService:
         took = time.perf_counter() - started
         if record:
             self._metrics.search_latency.observe(took)
-            top = results[0].score if results else None
+            top = max((result.similarity for result in results), default=None)
             if top is not None:
                 self._metrics.search_top_score.observe(top)
             else:
                 self._metrics.search_empty.inc()
             if self._activity is not None:
                 self._activity.searched(query, top, vector, embedder.model_version)
-        return SearchResponse(query, results, embedder.model_version, round(took * 1000, 2))
+        weights = retrieval.weights if retrieval.mode is SearchMode.HYBRID else None
+        return SearchResponse(
+            query, results, embedder.model_version, retrieval.mode, weights, round(took * 1000, 2)
+        )

@@ -56,6 +56,25 @@ class Settings(BaseSettings):
     model_cache_dir: Path | None = Field(
         None, description="Where ONNX exports of models are kept; default <data_dir>/models (shareable)."
     )
+    search_mode: Literal["dense", "keyword", "hybrid"] | None = Field(
+        None,
+        description="Pins how searches rank: dense, keyword or hybrid; unset: the golden set chooses "
+        "(FRESHRAG_GOLDEN_SET), else hybrid.",
+    )
+    search_weights: tuple[float, float] = Field(
+        (1.0, 1.0),
+        description='Hybrid fusion weights [dense, keyword] (JSON, e.g. "[1, 0.5]") until the golden set '
+        "chooses others.",
+    )
+    golden_mode_margin: float = Field(
+        0.005,
+        ge=0.0,
+        le=1.0,
+        description="The golden set moves search to another mode or weights only if nDCG@10 gains this much.",
+    )
+    max_chunks_per_document: int = Field(
+        20_000, ge=1, description="A document cut into more chunks than this fails with the reason."
+    )
     embedding_batch_size: int = Field(32, ge=1, le=4096, description="Texts per forward pass.")
     chunk_max_tokens: int = Field(256, ge=32, le=512, description="Upper bound of a chunk, in model tokens.")
     chunk_target_tokens: int = Field(160, ge=16, le=512, description="Chunks are cut near this size.")
@@ -228,6 +247,13 @@ class Settings(BaseSettings):
         toml_path = Path(os.environ.get("FRESHRAG_CONFIG", "freshrag.toml"))
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
 
+    @field_validator("search_weights")
+    @classmethod
+    def _fusion_weights(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not all(0.0 <= weight <= 100.0 for weight in value) or sum(value) == 0:
+            raise ValueError("two weights (dense, keyword) between 0 and 100, not both 0")
+        return value
+
     @field_validator("watch", mode="before")
     @classmethod
     def _split_paths(cls, value: Any) -> Any:
@@ -344,7 +370,13 @@ class Settings(BaseSettings):
 
     @property
     def qdrant_path(self) -> Path:
+        """Where earlier freshrag kept its embedded store (qdrant-client's local mode): moved at start-up."""
         return self.data_dir / "qdrant"
+
+    @property
+    def index_path(self) -> Path:
+        """The embedded store: Qdrant Edge shards and document records."""
+        return self.data_dir / "index"
 
 
 def cron_fields(expression: str) -> tuple[str, str, str, str, str]:

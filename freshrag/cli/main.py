@@ -16,8 +16,9 @@ from freshrag.cli.models import finetune, models_app, use_settings
 from freshrag.cli.render import print_search, print_status
 from freshrag.evaluation import DatasetError
 from freshrag.queue import BrokerUnavailableError
+from freshrag.retrieval import RetrievalError
 from freshrag.settings import Settings, SettingsError, load_settings
-from freshrag.store import StoreLockedError
+from freshrag.store import StoreCorruptError, StoreLockedError
 
 app = typer.Typer(help="Keep a RAG index as fresh as the documents behind it.", no_args_is_help=True)
 console = Console(stderr=True, soft_wrap=True)
@@ -170,17 +171,24 @@ def _local_or_remote(settings: Settings, remote: Any, local: Any) -> Any:
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     k: Annotated[int, typer.Option("-k", help="How many results.", min=1, max=100)] = 10,
+    mode: Annotated[
+        str | None, typer.Option("--mode", help="dense, keyword or hybrid (default: the live mode).")
+    ] = None,
     as_json: JsonOption = False,
     data_dir: DataDirOption = None,
 ) -> None:
     """Search the index (through the running instance, or the local store when none runs)."""
     from dataclasses import asdict
 
+    from freshrag.retrieval import parse_mode
+
+    chosen = parse_mode(mode) if mode is not None else None
     settings = _settings(data_dir=data_dir)
+    params: dict[str, Any] = {"q": query, "k": k} | ({"mode": chosen.value} if chosen else {})
     answer = _local_or_remote(
         settings,
-        lambda client: client.get("/search", q=query, k=k),
-        lambda runtime: asdict(runtime.search.search(query, k, record=True)),
+        lambda client: client.get("/search", **params),
+        lambda runtime: asdict(runtime.search.search(query, k, mode=chosen, record=True)),
     )
     if as_json:
         print(json.dumps(answer, indent=2))
@@ -229,16 +237,25 @@ def replay_dead_letters() -> None:
 @app.command(name="eval")
 def evaluate(
     dataset: Annotated[Path, typer.Option("--dataset", help="A BEIR-layout folder.")],
+    mode: Annotated[
+        str | None,
+        typer.Option("--mode", help="dense, keyword or hybrid (default: FRESHRAG_SEARCH_MODE, else hybrid)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Evaluate the current model on a BEIR dataset (indexed into a temporary collection)."""
+    """Evaluate the current model on a BEIR dataset (indexed into a temporary store) under one search mode."""
     from rich.progress import Progress
 
     from freshrag.chunking import Chunker
     from freshrag.embedding import load_embedder
     from freshrag.eval_run import evaluate_dataset
+    from freshrag.health.retrieval_choice import pinned
+    from freshrag.retrieval import Retrieval, parse_mode
+    from freshrag.store import SearchMode
 
     settings = _settings()
+    retrieval = Retrieval(parse_mode(mode), settings.search_weights) if mode else pinned(settings)
+    retrieval = retrieval or Retrieval(SearchMode.HYBRID, settings.search_weights)
     embedder = load_embedder(settings)
     chunker = Chunker(embedder.count_tokens, settings.chunk_max_tokens, settings.chunk_target_tokens)
     with Progress(console=console, transient=True) as progress:
@@ -249,10 +266,12 @@ def evaluate(
                 tasks[stage] = progress.add_task(stage, total=total)
             progress.update(tasks[stage], completed=done)
 
-        result = evaluate_dataset(dataset, embedder, chunker, report)
+        result = evaluate_dataset(dataset, embedder, chunker, retrieval, report)
+    used = {"mode": retrieval.mode.value, "weights": list(retrieval.weights)}
     if as_json:
-        print(json.dumps(result | {"model_version": embedder.model_version, "dataset": str(dataset)}))
+        print(json.dumps(result | used | {"model_version": embedder.model_version, "dataset": str(dataset)}))
         return
+    out.print(f"[bold]{retrieval.label}[/] on {dataset}")
     for name in ("ndcg_at_10", "recall_at_10", "recall_at_100", "mrr_at_10"):
         out.print(f"{name:>14}  {result[name]:.4f}")
     out.print(
@@ -272,6 +291,8 @@ def main() -> None:
     except (
         SettingsError,
         StoreLockedError,
+        StoreCorruptError,
+        RetrievalError,
         InstanceUnreachableError,
         FileNotFoundError,
         DatasetError,

@@ -7,7 +7,7 @@ import logging
 from dataclasses import asdict
 from typing import Any
 
-from freshrag.health import drift
+from freshrag.health import drift, retrieval_choice
 from freshrag.health.activity import decode_vectors
 from freshrag.health.quality import (
     QUALITY_RESULT,
@@ -93,20 +93,51 @@ def query_drift(state: HealthState, model: str, window: int) -> drift.Drift | No
 
 
 def evaluate_quality(runtime: Runtime) -> Quality | None:
+    """Score the live index on the golden set under the live retrieval; unless a mode is pinned, also score
+    every candidate retrieval and move search to a better one (see `freshrag.health.retrieval_choice`)."""
     folder = runtime.settings.golden_set
     if folder is None:
         return None
     collection, embedder = runtime.models.live()
-    key = baseline_key(golden_set_name(folder), embedder.model_version)
+    eval_set = golden_set_name(folder)
+    live = runtime.search.live_retrieval()
+    if retrieval_choice.pinned(runtime.settings) is None:
+        scored = {
+            candidate: evaluate_golden_set(
+                folder, runtime.store, embedder, runtime.folders, None, collection, candidate
+            )
+            for candidate in dict.fromkeys([live, *retrieval_choice.CANDIDATES])
+        }
+        chosen = retrieval_choice.choose(
+            {candidate: q.ndcg_at_10 for candidate, q in scored.items()},
+            live,
+            runtime.settings.golden_mode_margin,
+        )
+        choice = retrieval_choice.Choice(
+            chosen, chosen != live, {candidate.label: q.ndcg_at_10 for candidate, q in scored.items()}
+        )
+        retrieval_choice.record_choice(runtime.health, choice, eval_set)
+        if choice.moved:
+            log.warning(
+                "golden set %s: search moves from %s to %s (nDCG@10 %.4f to %.4f)",
+                eval_set,
+                live.label,
+                chosen.label,
+                scored[live].ndcg_at_10,
+                scored[chosen].ndcg_at_10,
+            )
+        live = chosen
+    key = baseline_key(eval_set, embedder.model_version)
     quality = evaluate_golden_set(
-        folder, runtime.store, embedder, runtime.folders, runtime.health.get(key), collection
+        folder, runtime.store, embedder, runtime.folders, runtime.health.get(key), collection, live
     )
     if runtime.health.get(key) is None:
         runtime.health.put(key, quality.baseline)
-    runtime.health.put(QUALITY_RESULT, quality.to_json())
+    runtime.health.put(QUALITY_RESULT, quality.to_json() | {"retrieval": live.label})
     log.info(
-        "golden set %s: nDCG@10 %.4f, recall@10 %.4f, MRR@10 %.4f (%d queries, %.1f s)",
+        "golden set %s (%s): nDCG@10 %.4f, recall@10 %.4f, MRR@10 %.4f (%d queries, %.1f s)",
         quality.eval_set,
+        live.label,
         quality.ndcg_at_10,
         quality.recall_at_10,
         quality.mrr_at_10,

@@ -15,8 +15,10 @@ from typing import Any
 from freshrag.documents import file_doc_id, root_key
 from freshrag.embedding import Embedder
 from freshrag.evaluation import Qrels, read_qrels, read_queries, score
+from freshrag.ranking import rank_documents
+from freshrag.retrieval import DEFAULT_RETRIEVAL, Retrieval
 from freshrag.sources import WatchedFolder
-from freshrag.store import QdrantStore
+from freshrag.store import Store
 
 QUALITY_RESULT = "quality:last"
 METRICS = ("ndcg_at_10", "recall_at_10", "mrr_at_10")
@@ -45,7 +47,7 @@ def golden_set_name(folder: Path) -> str:
     return folder.resolve().name
 
 
-def resolve_judgments(qrels: Qrels, store: QdrantStore, folders: list[WatchedFolder]) -> tuple[Qrels, int]:
+def resolve_judgments(qrels: Qrels, store: Store, folders: list[WatchedFolder]) -> tuple[Qrels, int]:
     """Translate each judged document to the `doc_id` the index knows it by; count those it does not."""
     names = {name for judged in qrels.values() for name in judged}
     candidates = {
@@ -66,23 +68,27 @@ def resolve_judgments(qrels: Qrels, store: QdrantStore, folders: list[WatchedFol
 
 def evaluate_golden_set(
     folder: Path,
-    store: QdrantStore,
+    store: Store,
     embedder: Embedder,
     folders: list[WatchedFolder],
     baseline: dict[str, float] | None,
     collection: str | None = None,
+    retrieval: Retrieval = DEFAULT_RETRIEVAL,
 ) -> Quality:
     """Score the index (the live collection, or `collection` embedded by `embedder`) on the golden set at
-    `folder`; `baseline` None takes this run as the baseline."""
+    `folder` under `retrieval`; `baseline` None takes this run as the baseline."""
     started = time.perf_counter()
     queries = read_queries(folder)
     qrels, unresolved = resolve_judgments(read_qrels(folder, "test"), store, folders)
     judged = [query_id for query_id in qrels if query_id in queries]
-    vectors = embedder.embed([queries[query_id] for query_id in judged])
-    rankings = {}
-    for query_id, vector in zip(judged, vectors, strict=True):
-        hits = store.search(vector, _CHUNKS_PER_QUERY, collection=collection)
-        rankings[query_id] = list(dict.fromkeys(hit.payload["doc_id"] for hit in hits))
+    rankings = rank_documents(
+        store,
+        embedder,
+        {query_id: queries[query_id] for query_id in judged},
+        retrieval,
+        collection,
+        chunks=_CHUNKS_PER_QUERY,
+    )
     scores = score(rankings, {query_id: qrels[query_id] for query_id in judged})
     measured = {name: scores[name] for name in METRICS}
     return Quality(

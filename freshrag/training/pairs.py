@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from freshrag.embedding import Embedder
-from freshrag.store import QdrantStore
+from freshrag.store import Store
 from freshrag.training.feedback import Feedback
 
 FEEDBACK, CORPUS, LLM = "feedback", "corpus", "llm"
@@ -57,7 +57,7 @@ def latest_relevant(entries: Iterable[Feedback], exclude: set[str]) -> list[tupl
 
 def feedback_pairs(
     judged: list[tuple[str, str]],
-    store: QdrantStore,
+    store: Store,
     collection: str,
     embedder: Embedder,
     embed_text: EmbedText,

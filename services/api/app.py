@@ -15,6 +15,7 @@ from freshrag.coordination import replay_dead_letters
 from freshrag.documents import DocStatus, DocumentRecord, SourceKind
 from freshrag.health.collector import HealthCollector
 from freshrag.queue import RETRY_AFTER_SECONDS, BrokerUnavailableError
+from freshrag.retrieval import parse_mode, parse_weights
 from freshrag.runtime import Runtime
 from freshrag.search import SearchResponse
 from freshrag.status import collect_status, gaps
@@ -73,21 +74,39 @@ def create_app(runtime: Runtime) -> FastAPI:
             return JSONResponse({"status": "unavailable", "problems": problems}, status_code=503)
         return JSONResponse({"status": "ready"})
 
-    def run_search(query: str, k: int, where: dict[str, str] | None) -> SearchResponse:
+    def run_search(
+        query: str,
+        k: int,
+        where: dict[str, str] | None,
+        mode: str | None,
+        weights: str | list[float] | None,
+    ) -> SearchResponse:
         try:
-            return runtime.search.search(query, k, where, record=True)
+            return runtime.search.search(
+                query,
+                k,
+                where,
+                mode=parse_mode(mode) if mode is not None else None,
+                weights=parse_weights(weights) if weights is not None else None,
+                record=True,
+            )
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from None
 
     @app.get("/search", response_model=SearchResponse, tags=["search"])
     def search_get(
-        q: Annotated[str, Query(min_length=1, max_length=4096)], k: Annotated[int, Query(ge=1, le=100)] = 10
+        q: Annotated[str, Query(min_length=1, max_length=4096)],
+        k: Annotated[int, Query(ge=1, le=100)] = 10,
+        mode: Annotated[str | None, Query(max_length=64, description="dense, keyword or hybrid")] = None,
+        weights: Annotated[
+            str | None, Query(max_length=64, description="hybrid fusion weights: dense,keyword")
+        ] = None,
     ) -> SearchResponse:
-        return run_search(q, k, None)
+        return run_search(q, k, None, mode, weights)
 
     @app.post("/search", response_model=SearchResponse, tags=["search"])
     def search_post(body: SearchRequest) -> SearchResponse:
-        return run_search(body.query, body.k, body.filter)
+        return run_search(body.query, body.k, body.filter, body.mode, body.weights)
 
     @app.get("/documents", response_model=DocumentListOut, tags=["documents"])
     def list_documents(

@@ -13,6 +13,10 @@ class SearchRequest(BaseModel):
     filter: dict[str, str] | None = Field(
         None, description="Exact matches on doc_id, root, source_kind, uri, title."
     )
+    mode: str | None = Field(None, description="dense, keyword or hybrid; unset: the live mode.")
+    weights: list[float] | None = Field(
+        None, description="Hybrid fusion weights [dense, keyword]; unset: the live ones."
+    )
 
 
 class DocumentOut(BaseModel):

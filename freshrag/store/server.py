@@ -1,61 +1,42 @@
-"""The index: chunk vectors and per-document records in Qdrant (local mode embedded, a server distributed).
+"""The distributed store: a Qdrant server through qdrant-client, with the embedded store's collections, named
+vectors and queries.
 
-Point ids are uuid5 of (document id, chunk key), so writing the same chunk twice is a no-op and a chunk whose
-text did not change is found, not re-embedded. Chunks live in a collection reached through the alias
-`freshrag_chunks` (so a later re-embed can swap it); document records live in `freshrag_documents`, one
-vector-less point per document.
+Chunk collections are reached through the alias `freshrag_chunks` (swapped in one atomic call for blue/green);
+document records are vector-less points of `freshrag_documents`, one per document, so that every process of a
+distributed deployment sees the same records. qdrant-client's local mode speaks the same API and stands in
+for a server in tests (it is not thread-safe, so its calls are serialised).
 """
 
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from qdrant_client import QdrantClient, models
 
 from freshrag.documents import DocStatus, DocumentRecord
-from freshrag.settings import Settings
+from freshrag.store.fusion import fuse
+from freshrag.store.interfaces import (
+    CHUNKS_ALIAS,
+    DENSE,
+    SPARSE,
+    ChunkPoint,
+    ChunkQuery,
+    Hit,
+    chunk_collection,
+    record_point_id,
+)
 
-CHUNKS_ALIAS = "freshrag_chunks"
 DOCUMENTS = "freshrag_documents"
-_NAMESPACE = uuid.UUID("9b1f3c52-6a0e-4a53-8b7e-3f6f1e1d2c10")
 _SCROLL_PAGE = 1024
 _WRITE_BATCH = 256
+_INDEXED_FIELDS = ("doc_id", "source_kind", "root", "uri", "title")
 
 
-class StoreLockedError(RuntimeError):
-    """Another process holds the embedded store's folder."""
-
-
-def chunk_point_id(doc_id: str, chunk_key: str) -> str:
-    """The deterministic point id of one chunk of one document."""
-    return str(uuid.uuid5(_NAMESPACE, f"{doc_id}\x00{chunk_key}"))
-
-
-def _record_point_id(doc_id: str) -> str:
-    return str(uuid.uuid5(_NAMESPACE, f"record\x00{doc_id}"))
-
-
-@dataclass(frozen=True)
-class ChunkPoint:
-    id: str
-    vector: np.ndarray
-    payload: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Hit:
-    id: str
-    score: float
-    payload: dict[str, Any]
-
-
-class QdrantStore:
+class ServerStore:
     """Chunks and document records behind one small interface; every method is safe to call from threads."""
 
     def __init__(self, client: QdrantClient, *, local: bool) -> None:
@@ -98,9 +79,13 @@ class QdrantStore:
         with self._lock:
             if not self._client.collection_exists(name):
                 self._client.create_collection(
-                    name, vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE)
+                    name,
+                    vectors_config={
+                        DENSE: models.VectorParams(size=dimension, distance=models.Distance.COSINE)
+                    },
+                    sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
                 )
-                self._index_fields(name, ("doc_id",))
+                self._index_fields(name, _INDEXED_FIELDS)
 
     def chunk_collections(self) -> list[str]:
         """Every physical chunk collection, whichever model it holds."""
@@ -138,6 +123,10 @@ class QdrantStore:
         for name in fields:
             self._client.create_payload_index(collection, name, models.PayloadSchemaType.KEYWORD)
 
+    def optimize(self) -> bool:
+        """A server builds its indexes by itself, in the background."""
+        return False
+
     def ping(self) -> None:
         """Raise if the store cannot be reached."""
         with self._lock:
@@ -162,7 +151,14 @@ class QdrantStore:
     def upsert_chunks(self, points: list[ChunkPoint], collection: str | None = None) -> None:
         for start in range(0, len(points), _WRITE_BATCH):
             batch = [
-                models.PointStruct(id=p.id, vector=p.vector.tolist(), payload=p.payload)
+                models.PointStruct(
+                    id=p.id,
+                    vector={
+                        DENSE: p.vector.tolist(),
+                        SPARSE: models.SparseVector(indices=p.sparse.indices, values=p.sparse.values),
+                    },
+                    payload=p.payload,
+                )
                 for p in points[start : start + _WRITE_BATCH]
             ]
             with self._lock:
@@ -199,14 +195,12 @@ class QdrantStore:
         for start in range(0, len(ids), _SCROLL_PAGE):
             with self._lock:
                 records = self._client.retrieve(
-                    collection, ids[start : start + _SCROLL_PAGE], with_payload=True, with_vectors=True
+                    collection, ids[start : start + _SCROLL_PAGE], with_payload=True, with_vectors=[DENSE]
                 )
             for record in records:
-                if isinstance(record.vector, list):
-                    found[str(record.id)] = (
-                        dict(record.payload or {}),
-                        np.asarray(record.vector, np.float32),
-                    )
+                dense = _dense_of(record.vector)
+                if dense is not None:
+                    found[str(record.id)] = (dict(record.payload or {}), dense)
         return found
 
     def delete_chunks(self, ids: list[str], collection: str | None = None) -> None:
@@ -215,35 +209,54 @@ class QdrantStore:
             with self._lock:
                 self._client.delete(collection or self._chunks_alias, points_selector=selector, wait=True)
 
-    def search(
-        self,
-        vector: np.ndarray,
-        limit: int,
-        where: dict[str, str] | None = None,
-        collection: str | None = None,
-    ) -> list[Hit]:
-        """The `limit` nearest chunks matching `where`; freshrag's canary only when `where` asks for it."""
-        conditions = [
-            models.FieldCondition(key=k, match=models.MatchValue(value=v)) for k, v in (where or {}).items()
-        ]
-        query_filter = models.Filter(must=conditions) if conditions else None  # type: ignore[arg-type]
-        # The canary is one chunk: fetching one more and dropping it is cheaper than a filter (local mode
-        # evaluates filters point by point).
-        hide_canary = "source_kind" not in (where or {})
-        with self._lock:
-            response = self._client.query_points(
-                collection or self._chunks_alias,
-                query=vector.tolist(),
-                limit=limit + 1 if hide_canary else limit,
-                query_filter=query_filter,
-                with_payload=True,
+    def search(self, query: ChunkQuery, collection: str | None = None) -> list[Hit]:
+        query_filter = _filter(query)
+        sparse = query.sparse if query.sparse is not None and query.sparse.indices else None
+        hybrid = query.dense is not None and sparse is not None
+        limit = query.prefetch if hybrid else query.limit
+        requests = []
+        if query.dense is not None:
+            requests.append(
+                models.QueryRequest(
+                    query=query.dense.tolist(),
+                    using=DENSE,
+                    filter=query_filter,
+                    limit=limit,
+                    with_payload=True,
+                    with_vector=[DENSE],
+                )
             )
-        hits = [
-            Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in response.points
+        if sparse is not None:  # a query of stop words only has no terms: no keyword can match
+            requests.append(
+                models.QueryRequest(
+                    query=models.SparseVector(indices=sparse.indices, values=sparse.values),
+                    using=SPARSE,
+                    filter=query_filter,
+                    limit=limit,
+                    with_payload=True,
+                    with_vector=[DENSE],
+                )
+            )
+        if not requests:
+            return []
+        with self._lock:
+            responses = self._client.query_batch_points(collection or self._chunks_alias, requests=requests)
+        answers = [
+            [
+                Hit(
+                    id=str(p.id),
+                    score=float(p.score),
+                    payload=dict(p.payload or {}),
+                    dense=_dense_of(p.vector),
+                )
+                for p in response.points
+            ]
+            for response in responses
         ]
-        if hide_canary:
-            hits = [hit for hit in hits if hit.payload.get("source_kind") != "canary"]
-        return hits[:limit]
+        if hybrid:
+            assert query.dense is not None
+            return fuse(query.dense, answers[0], answers[1], query.weights, query.limit)
+        return answers[0]
 
     def count_chunks(self) -> int:
         with self._lock:
@@ -256,15 +269,16 @@ class QdrantStore:
                 self._chunks_alias,
                 query=models.SampleQuery(sample=models.Sample.RANDOM),
                 limit=size + 1,  # the canary, if drawn, is dropped
-                with_vectors=True,
+                with_vectors=[DENSE],
                 with_payload=["source_kind"],
             )
         rows = [
-            point.vector
+            dense
             for point in response.points
-            if isinstance(point.vector, list) and (point.payload or {}).get("source_kind") != "canary"
+            if (dense := _dense_of(point.vector)) is not None
+            and (point.payload or {}).get("source_kind") != "canary"
         ]
-        return np.asarray(rows[:size], dtype=np.float32)
+        return np.asarray(rows[:size], dtype=np.float32).reshape(min(len(rows), size), -1)
 
     def all_chunk_payloads(self, collection: str | None = None) -> Iterator[dict[str, Any]]:
         """Every stored chunk's payload (for convergence checks and training pairs)."""
@@ -275,18 +289,18 @@ class QdrantStore:
 
     def get_record(self, doc_id: str) -> DocumentRecord | None:
         with self._lock:
-            found = self._client.retrieve(self._documents, [_record_point_id(doc_id)], with_payload=True)
+            found = self._client.retrieve(self._documents, [record_point_id(doc_id)], with_payload=True)
         return DocumentRecord.from_payload(dict(found[0].payload or {})) if found else None
 
     def get_records(self, doc_ids: list[str]) -> dict[str, DocumentRecord]:
-        ids = [_record_point_id(d) for d in dict.fromkeys(doc_ids)]
+        ids = [record_point_id(d) for d in dict.fromkeys(doc_ids)]
         with self._lock:
             found = self._client.retrieve(self._documents, ids, with_payload=True)
         records = (DocumentRecord.from_payload(dict(p.payload or {})) for p in found)
         return {record.doc_id: record for record in records}
 
     def put_record(self, record: DocumentRecord) -> None:
-        point = models.PointStruct(id=_record_point_id(record.doc_id), vector={}, payload=record.to_payload())
+        point = models.PointStruct(id=record_point_id(record.doc_id), vector={}, payload=record.to_payload())
         with self._lock:
             self._client.upsert(self._documents, points=[point], wait=True)
 
@@ -340,29 +354,21 @@ def _match(key: str, value: str) -> models.Filter:
     return models.Filter(must=[models.FieldCondition(key=key, match=models.MatchValue(value=value))])
 
 
-def chunk_collection(model_version: str) -> str:
-    """The physical collection holding the chunks embedded by `model_version`."""
-    return f"{CHUNKS_ALIAS}__{_slug(model_version)}"
+def _filter(query: ChunkQuery) -> models.Filter | None:
+    must: list[Any] = [
+        models.FieldCondition(key=k, match=models.MatchValue(value=v)) for k, v in query.where.items()
+    ]
+    must_not: list[Any] = (
+        [models.FieldCondition(key="source_kind", match=models.MatchValue(value="canary"))]
+        if query.hides_canary
+        else []
+    )
+    if not must and not must_not:
+        return None
+    return models.Filter(must=must or None, must_not=must_not or None)
 
 
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in text.lower())
-
-
-def open_store(settings: Settings) -> QdrantStore:
-    """The store the settings name: a Qdrant server at `qdrant_url`, or local mode under the data dir.
-    Raises `StoreLockedError` when another process holds the local folder."""
-    if settings.qdrant_url:
-        client = QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key, timeout=30)
-        return QdrantStore(client, local=False)
-    settings.qdrant_path.mkdir(parents=True, exist_ok=True)
-    try:
-        client = QdrantClient(path=str(settings.qdrant_path))
-    except RuntimeError as exc:
-        if "already accessed by another instance" in str(exc):
-            raise StoreLockedError(
-                f"the embedded store at {settings.qdrant_path} is in use by another freshrag process "
-                f"(a running `freshrag up`?); stop it, or talk to it through its API at {settings.url}"
-            ) from None
-        raise
-    return QdrantStore(client, local=True)
+def _dense_of(vector: Any) -> np.ndarray | None:
+    if isinstance(vector, dict) and isinstance(vector.get(DENSE), list):
+        return np.asarray(vector[DENSE], np.float32)
+    return None

@@ -1,0 +1,402 @@
+"""The embedded store: Qdrant's engine in-process (Qdrant Edge), one shard folder per chunk collection.
+
+Layout under `<data dir>/index/`:
+
+    chunks/<collection>/   an Edge shard: named vectors `dense` and `bm25` (IDF modifier), payload indexes
+    live                   the name of the live collection; replaced atomically (write, fsync, rename)
+    records.sqlite         document records (see `freshrag.store.records`)
+    .lock                  held by the one process that owns the folder
+
+The HNSW build (`optimize`) is never run on its own: it holds the Python GIL for its whole run (minutes at
+100k points), which would freeze the API and the watcher of the same process. Plain segments answer a
+hybrid query over 100k chunks in about 10 ms, so a serving process leaves them plain and `freshrag ingest`
+builds the index where nothing waits on it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import qdrant_edge as qe
+
+from freshrag.documents import DocStatus, DocumentRecord
+from freshrag.store.fusion import fuse
+from freshrag.store.interfaces import (
+    CHUNKS_ALIAS,
+    DENSE,
+    SPARSE,
+    ChunkPoint,
+    ChunkQuery,
+    Hit,
+    StoreCorruptError,
+    StoreLockedError,
+    chunk_collection,
+)
+from freshrag.store.records import RecordTable
+
+log = logging.getLogger(__name__)
+
+_PAGE = 1024
+_WRITE_BATCH = 512
+_INDEXED_FIELDS = ("doc_id", "source_kind", "root", "uri", "title")
+_CONFIG_FILE = "edge_config.json"
+
+
+class EdgeStore:
+    """Chunks in Edge shards, records in SQLite, the live collection in a pointer file. Thread-safe."""
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        self._chunks_dir = folder / "chunks"
+        self._pointer = folder / "live"
+        self._chunks_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_file = _hold_folder(folder)
+        self._lock = threading.Lock()
+        self._shards: dict[str, qe.EdgeShard] = {}
+        try:
+            for path in sorted(p for p in self._chunks_dir.iterdir() if p.is_dir()):
+                self._shards[path.name] = _open_shard(path)
+            self._live = self._read_pointer()
+            self._records = RecordTable(folder / "records.sqlite")
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def folder(self) -> Path:
+        return self._folder
+
+    # ---- collections and the live pointer ----------------------------------------------------------
+
+    def ensure_collections(self, dimension: int, model_version: str) -> None:
+        if self._live is None:
+            name = chunk_collection(model_version)
+            self.create_chunk_collection(name, dimension)
+            self.swap_alias(name)
+
+    def live_collection(self) -> str:
+        live = self._live
+        if live is None:
+            raise RuntimeError(f"{self._pointer} names no collection")
+        return live
+
+    def create_chunk_collection(self, name: str, dimension: int) -> None:
+        with self._lock:
+            if name in self._shards:
+                return
+            path = self._chunks_dir / name
+            shutil.rmtree(path, ignore_errors=True)  # a creation interrupted before it was ever used
+            shard = qe.EdgeShard.create(str(path), _config(dimension))
+            for field in _INDEXED_FIELDS:
+                shard.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Keyword))
+            self._shards[name] = shard
+
+    def chunk_collections(self) -> list[str]:
+        with self._lock:
+            return sorted(self._shards)
+
+    def swap_alias(self, collection: str) -> None:
+        with self._lock:
+            if collection not in self._shards:
+                raise ValueError(f"no chunk collection {collection}")
+            staged = self._pointer.with_suffix(".new")
+            with staged.open("w", encoding="utf-8") as handle:
+                handle.write(collection + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            staged.replace(self._pointer)
+            _fsync_dir(self._folder)
+            self._live = collection
+
+    def drop_collection(self, name: str) -> None:
+        if name == self._live:
+            raise ValueError(f"{name} is live; swap the alias away first")
+        with self._lock:
+            shard = self._shards.pop(name, None)
+        if shard is not None:
+            shard.close()
+        shutil.rmtree(self._chunks_dir / name, ignore_errors=True)
+
+    def ping(self) -> None:
+        self._shard(None).count(qe.CountRequest(exact=False))
+
+    def optimize(self) -> bool:
+        with self._lock:
+            shards = list(self._shards.values())
+        built = [shard.optimize() for shard in shards]  # every shard, not only up to the first built
+        return any(built)
+
+    # ---- chunks ------------------------------------------------------------------------------------
+
+    def existing_chunk_ids(self, ids: list[str], collection: str | None = None) -> set[str]:
+        shard = self._shard(collection)
+        found: set[str] = set()
+        for start in range(0, len(ids), _PAGE):
+            records = shard.retrieve(
+                _point_ids(ids[start : start + _PAGE]), with_payload=False, with_vector=False
+            )
+            found.update(str(record.id) for record in records)
+        return found
+
+    def upsert_chunks(self, points: list[ChunkPoint], collection: str | None = None) -> None:
+        shard = self._shard(collection)
+        for start in range(0, len(points), _WRITE_BATCH):
+            batch = [
+                qe.Point(
+                    id=point.id,
+                    vector={
+                        DENSE: point.vector.tolist(),
+                        SPARSE: qe.SparseVector(point.sparse.indices, point.sparse.values),
+                    },
+                    payload=point.payload,
+                )
+                for point in points[start : start + _WRITE_BATCH]
+            ]
+            shard.update(qe.UpdateOperation.upsert_points(batch))
+
+    def delete_chunks(self, ids: list[str], collection: str | None = None) -> None:
+        if not ids:
+            return
+        shard = self._shard(collection)
+        for start in range(0, len(ids), _WRITE_BATCH):
+            shard.update(qe.UpdateOperation.delete_points(_point_ids(ids[start : start + _WRITE_BATCH])))
+
+    def chunk_ids_of(self, doc_id: str, collection: str | None = None) -> set[str]:
+        return {str(r.id) for r in self._scroll(self._shard(collection), _match("doc_id", doc_id), False)}
+
+    def chunk_ids(self, collection: str) -> dict[str, str]:
+        return {
+            str(r.id): str((r.payload or {}).get("doc_id", ""))
+            for r in self._scroll(self._shard(collection), None, ["doc_id"])
+        }
+
+    def chunk_payloads(self, ids: list[str], collection: str) -> dict[str, dict[str, Any]]:
+        shard = self._shard(collection)
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), _PAGE):
+            for record in shard.retrieve(
+                _point_ids(ids[start : start + _PAGE]), with_payload=True, with_vector=False
+            ):
+                found[str(record.id)] = dict(record.payload or {})
+        return found
+
+    def chunk_vectors(self, ids: list[str], collection: str) -> dict[str, tuple[dict[str, Any], np.ndarray]]:
+        shard = self._shard(collection)
+        found: dict[str, tuple[dict[str, Any], np.ndarray]] = {}
+        for start in range(0, len(ids), _PAGE):
+            for record in shard.retrieve(
+                _point_ids(ids[start : start + _PAGE]), with_payload=True, with_vector=[DENSE]
+            ):
+                vectors = record.vector
+                if isinstance(vectors, dict) and DENSE in vectors:
+                    found[str(record.id)] = (
+                        dict(record.payload or {}),
+                        np.asarray(vectors[DENSE], np.float32),
+                    )
+        return found
+
+    def search(self, query: ChunkQuery, collection: str | None = None) -> list[Hit]:
+        shard = self._shard(collection)
+        query_filter = _filter(query)
+        requests = []
+        sparse = query.sparse if query.sparse is not None and query.sparse.indices else None
+        hybrid = query.dense is not None and sparse is not None
+        limit = query.prefetch if hybrid else query.limit
+        if query.dense is not None:
+            requests.append(
+                qe.QueryRequest(
+                    query=qe.Query.Nearest(query.dense.tolist(), using=DENSE),
+                    filter=query_filter,
+                    limit=limit,
+                    with_payload=True,
+                    with_vector=[DENSE],
+                )
+            )
+        if sparse is not None:  # a query of stop words only has no terms: no keyword can match
+            requests.append(
+                qe.QueryRequest(
+                    query=qe.Query.Nearest(qe.SparseVector(sparse.indices, sparse.values), using=SPARSE),
+                    filter=query_filter,
+                    limit=limit,
+                    with_payload=True,
+                    with_vector=[DENSE],
+                )
+            )
+        if not requests:
+            return []
+        answers = [
+            [_hit(point) for point in points] for points in shard.query_batch(qe.QueryBatchRequest(requests))
+        ]
+        if hybrid:
+            assert query.dense is not None
+            return fuse(query.dense, answers[0], answers[1], query.weights, query.limit)
+        return answers[0]
+
+    def count_chunks(self) -> int:
+        return int(self._shard(None).count(qe.CountRequest(exact=True)))
+
+    def sample_vectors(self, size: int) -> np.ndarray:
+        canary = qe.Filter(must_not=[qe.FieldCondition(key="source_kind", match=qe.MatchValue("canary"))])
+        points = self._shard(None).query(
+            qe.QueryRequest(query=qe.Sample.Random, filter=canary, limit=size, with_vector=[DENSE])
+        )
+        rows = [p.vector[DENSE] for p in points if isinstance(p.vector, dict) and DENSE in p.vector]
+        return np.asarray(rows, dtype=np.float32).reshape(len(rows), -1)
+
+    def all_chunk_payloads(self, collection: str | None = None) -> Iterator[dict[str, Any]]:
+        for record in self._scroll(self._shard(collection), None, True):
+            yield dict(record.payload or {})
+
+    # ---- document records --------------------------------------------------------------------------
+
+    def get_record(self, doc_id: str) -> DocumentRecord | None:
+        return self._records.get(doc_id)
+
+    def get_records(self, doc_ids: list[str]) -> dict[str, DocumentRecord]:
+        return self._records.get_many(doc_ids)
+
+    def put_record(self, record: DocumentRecord) -> None:
+        self._records.put(record)
+
+    def put_records(self, records: list[DocumentRecord]) -> None:
+        """Write many records in one transaction (bulk moves)."""
+        self._records.put_many(records)
+
+    def records(
+        self, *, status: DocStatus | None = None, root: str | None = None
+    ) -> Iterator[DocumentRecord]:
+        return self._records.select(status=status, root=root)
+
+    def count_records(self) -> dict[DocStatus, int]:
+        return self._records.counts()
+
+    def close(self) -> None:
+        with self._lock:
+            shards, self._shards = list(self._shards.values()), {}
+        for shard in shards:
+            shard.flush()
+            shard.close()
+        records = getattr(self, "_records", None)
+        if records is not None:
+            records.close()
+        if not self._lock_file.closed:
+            self._lock_file.close()  # releases the folder lock
+
+    # ---- helpers -----------------------------------------------------------------------------------
+
+    def _shard(self, collection: str | None) -> qe.EdgeShard:
+        name = collection or self.live_collection()
+        shard = self._shards.get(name)
+        if shard is None:
+            raise KeyError(f"no chunk collection {name}")
+        return shard
+
+    @staticmethod
+    def _scroll(
+        shard: qe.EdgeShard, query_filter: qe.Filter | None, with_payload: bool | list[str]
+    ) -> Iterator[qe.Record]:
+        offset: Any = None
+        while True:
+            page, offset = shard.scroll(
+                qe.ScrollRequest(
+                    offset=offset,
+                    limit=_PAGE,
+                    filter=query_filter,
+                    with_payload=with_payload,
+                    with_vector=False,
+                )
+            )
+            yield from page
+            if offset is None:
+                return
+
+    def _read_pointer(self) -> str | None:
+        if not self._pointer.is_file():
+            return None
+        name = self._pointer.read_text(encoding="utf-8").strip()
+        if name not in self._shards:
+            raise StoreCorruptError(
+                f"{self._pointer}: names the collection {name!r}, which is not in {self._chunks_dir}"
+            )
+        return name
+
+
+def _config(dimension: int) -> qe.EdgeConfig:
+    return qe.EdgeConfig(
+        vectors={DENSE: qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine)},
+        sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+    )
+
+
+def _open_shard(path: Path) -> qe.EdgeShard:
+    """Load the shard at `path` after checking, without writing anything, that it is one of ours."""
+    config_file = path / _CONFIG_FILE
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StoreCorruptError(
+            f"{path}: not a freshrag chunk collection (no readable {_CONFIG_FILE}: {exc})"
+        ) from None
+    if DENSE not in (config.get("vectors") or {}) or SPARSE not in (config.get("sparse_vectors") or {}):
+        raise StoreCorruptError(
+            f"{path}: not a freshrag chunk collection (it lacks the named vectors {DENSE!r} and {SPARSE!r})"
+        )
+    if not path.name.startswith(f"{CHUNKS_ALIAS}__"):
+        raise StoreCorruptError(f"{path}: not a freshrag chunk collection (its name lacks {CHUNKS_ALIAS}__)")
+    try:
+        return qe.EdgeShard.load(str(path))
+    except Exception as exc:
+        raise StoreCorruptError(f"{path}: the shard cannot be opened ({exc})") from None
+
+
+def _hold_folder(folder: Path) -> IO[str]:
+    handle = (folder / ".lock").open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise StoreLockedError(
+            f"the embedded store at {folder} is in use by another freshrag process"
+        ) from None
+    return handle
+
+
+def _fsync_dir(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _point_ids(ids: list[str]) -> list[qe.PointId]:
+    return list(ids)
+
+
+def _match(key: str, value: str) -> qe.Filter:
+    return qe.Filter(must=[qe.FieldCondition(key=key, match=qe.MatchValue(value))])
+
+
+def _filter(query: ChunkQuery) -> qe.Filter | None:
+    must: list[Any] = [qe.FieldCondition(key=k, match=qe.MatchValue(v)) for k, v in query.where.items()]
+    must_not: list[Any] = (
+        [qe.FieldCondition(key="source_kind", match=qe.MatchValue("canary"))] if query.hides_canary else []
+    )
+    if not must and not must_not:
+        return None
+    return qe.Filter(must=must or None, must_not=must_not or None)
+
+
+def _hit(point: qe.ScoredPoint) -> Hit:
+    vectors = point.vector
+    dense = np.asarray(vectors[DENSE], np.float32) if isinstance(vectors, dict) and DENSE in vectors else None
+    return Hit(id=str(point.id), score=float(point.score), payload=dict(point.payload or {}), dense=dense)

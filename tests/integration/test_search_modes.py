@@ -1,0 +1,58 @@
+"""Search modes on the real model and the embedded Qdrant engine: exact identifiers, and what each mode
+finds that the others may not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from freshrag.runtime import Runtime
+from freshrag.sources import WatchedFolder
+from freshrag.store import SearchMode
+
+CODES = [f"KX{n % 10}-{2200 + n * 7}" for n in range(50)]
+
+
+def index_notes(runtime: Runtime, folder: Path) -> dict[str, str]:
+    """Fifty near-identical notes that differ only by their door code; returns code to document id."""
+    ids = {}
+    watched = WatchedFolder.of(folder)
+    for number, code in enumerate(CODES):
+        path = folder / f"note-{number:02d}.md"
+        path.write_text(
+            "# Storage room access\n\nThe storage room on the third floor opens with the door code "
+            f"{code}. Return the key to reception after use and lock the cabinet.\n"
+        )
+        change = watched.change_for(path.name)
+        assert runtime.indexer.apply(change).outcome == "indexed"
+        ids[code] = change.doc_id
+    return ids
+
+
+@pytest.mark.parametrize("mode", [SearchMode.HYBRID, SearchMode.KEYWORD])
+def test_a_code_finds_its_note_first_among_fifty_near_identical_ones(
+    runtime: Runtime, tmp_path: Path, mode: SearchMode
+) -> None:
+    ids = index_notes(runtime, tmp_path)
+    for code, doc_id in ids.items():
+        results = runtime.search.search(code, 10, mode=mode).results
+        assert results[0].doc_id == doc_id, f"{code}: {[r.doc_id for r in results[:3]]}"
+
+
+def test_every_mode_answers_and_says_which_it_used(runtime: Runtime, tmp_path: Path) -> None:
+    ids = index_notes(runtime, tmp_path)
+    for mode in SearchMode:
+        response = runtime.search.search("storage room door code", 5, mode=mode)
+        assert response.mode is mode
+        assert len(response.results) == 5
+        assert {result.doc_id for result in response.results} <= set(ids.values())
+        assert all(0.0 < result.similarity <= 1.0 for result in response.results)
+
+
+def test_a_query_of_stop_words_finds_nothing_by_keyword_but_something_by_meaning(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    index_notes(runtime, tmp_path)
+    assert runtime.search.search("the of and", 5, mode=SearchMode.KEYWORD).results == []
+    assert len(runtime.search.search("the of and", 5, mode=SearchMode.HYBRID).results) == 5
