@@ -18,7 +18,7 @@ from freshrag.embedding import PACKAGED_MODEL, resolve_model_dir
 from freshrag.registry import Backend, ModelRun, RunStatus
 from freshrag.runtime import Runtime
 from freshrag.search import SearchResponse
-from freshrag.store import chunk_collection
+from freshrag.store import SearchMode, chunk_collection
 from freshrag.training.switching import switch_target, switch_to
 from tests.conftest import eventually
 from tests.integration.conftest import System
@@ -176,7 +176,9 @@ def test_rollback_restores_the_previous_model_and_its_results_with_later_edits(
     runtime = system.runtime
     write_docs(system, 20)
     wait_indexed(system, [f"doc-{i:03}.md" for i in range(20)])
-    before = runtime.search.search("lighthouse survey", 100)
+    # Dense scores: the model's vectors alone (hybrid scores also move with the keyword statistics, which the
+    # edit below changes).
+    before = runtime.search.search("lighthouse survey", 100, mode=SearchMode.DENSE)
     switch_to(runtime, candidate(runtime, other_model), lambda *_: None)
     assert runtime.search.search("lighthouse survey", 5).model_version == OTHER
 
@@ -188,7 +190,7 @@ def test_rollback_restores_the_previous_model_and_its_results_with_later_edits(
     assert target.version == PACKAGED_MODEL
     switch_to(runtime, target, lambda *_: None)
 
-    after = runtime.search.search("lighthouse survey", 100)
+    after = runtime.search.search("lighthouse survey", 100, mode=SearchMode.DENSE)
     assert after.model_version == PACKAGED_MODEL
     assert runtime.store.live_collection() == chunk_collection(PACKAGED_MODEL)
     assert scores(after) == scores(before)  # every other document ranks exactly as before the switch
