@@ -24,6 +24,9 @@ from freshrag.webhooks.model import SignatureError
 from freshrag.webhooks.signatures import standard_webhooks_key
 
 ENV_PREFIX = "FRESHRAG_"
+MIN_API_TOKEN_CHARS = 16
+# Settings whose value is never shown in an error: a message goes to terminals and logs.
+_SECRET_WORDS = ("secret", "token", "api_key", "password")
 EmbeddingBackend = Literal["onnx-int8", "onnx", "torch"]
 
 
@@ -45,7 +48,9 @@ class Settings(BaseSettings):
     url: str = Field(
         "http://127.0.0.1:8000", description="Where command-line clients find a running instance."
     )
-    api_token: str | None = Field(None, description="Bearer token for admin routes; required off loopback.")
+    api_token: str | None = Field(
+        None, description="Bearer token for admin routes (16 characters or more); required off loopback."
+    )
     broker_url: str = Field("memory://", description="Celery broker; memory:// runs everything in-process.")
     qdrant_url: str | None = Field(None, description="Qdrant server URL; unset uses local mode in data_dir.")
     qdrant_api_key: str | None = Field(None, description="API key for the Qdrant server.")
@@ -266,6 +271,24 @@ class Settings(BaseSettings):
         """An empty secret (an unset variable passed through) is no secret: never an empty HMAC key."""
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("api_token")
+    @classmethod
+    def _strong_token(cls, value: str | None) -> str | None:
+        """A blank or short token is guessable, and one padded with spaces can never be sent (HTTP strips
+        header values): refuse both rather than run an API nobody, or anybody, can administer."""
+        if value is None:
+            return None
+        if not value.strip():
+            raise ValueError("is blank; set a token, or unset it to listen on loopback only")
+        if value != value.strip():
+            raise ValueError("has spaces at its start or end, which an Authorization header cannot carry")
+        if len(value) < MIN_API_TOKEN_CHARS:
+            raise ValueError(
+                f"is {len(value)} characters long; use at least {MIN_API_TOKEN_CHARS} "
+                "(for example `openssl rand -hex 32`), or unset it to listen on loopback only"
+            )
+        return value
+
     @field_validator("webhook_secret_generic")
     @classmethod
     def _standard_webhooks_secret(cls, value: SecretStr | None) -> SecretStr | None:
@@ -376,7 +399,7 @@ def _describe(exc: ValidationError) -> str:
     for error in exc.errors():
         field = ".".join(str(part) for part in error["loc"]) or "settings"
         name = f"{ENV_PREFIX}{field.upper()}" if error["loc"] else "settings"
-        shown = error.get("input")
+        shown = None if any(word in field for word in _SECRET_WORDS) else error.get("input")
         got = f" (got {shown!r})" if shown is not None and not isinstance(shown, dict) else ""
         lines.append(f"{name}: {error['msg']}{got}")
     return "invalid configuration:\n  " + "\n  ".join(lines)
