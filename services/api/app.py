@@ -21,6 +21,7 @@ from freshrag.status import collect_status, gaps
 from services.api.errors import install_error_handlers
 from services.api.feedback import feedback_router
 from services.api.models import models_router
+from services.api.paths import install_path_convertors
 from services.api.schemas import (
     DocumentListOut,
     DocumentOut,
@@ -38,6 +39,7 @@ _bearer = HTTPBearer(auto_error=False)
 
 def create_app(runtime: Runtime) -> FastAPI:
     """The HTTP API over `runtime`'s store, search and queue."""
+    install_path_convertors()
     app = FastAPI(title="freshrag", version="0.1.0", description="A RAG index kept as fresh as its sources.")
 
     def require_admin(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
@@ -107,7 +109,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         public = [DocumentOut(**record.to_public()) for record in records[:limit]]
         return DocumentListOut(documents=public, count=len(public))
 
-    @app.get("/documents/{doc_id:path}", response_model=DocumentOut, tags=["documents"])
+    @app.get("/documents/{doc_id:text}", response_model=DocumentOut, tags=["documents"])
     def get_document(doc_id: str) -> DocumentOut:
         record = runtime.store.get_record(doc_id)
         letter = runtime.dead_letters.get(doc_id)

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
 
 from freshrag.runtime import Runtime, build_runtime
 from freshrag.settings import Settings
+from freshrag.sources import WatchedFolder
 from services.api import create_app
 from services.api.webhooks import SOURCE_SHOWN_CHARS
 
@@ -42,3 +45,27 @@ def test_an_unknown_webhook_source_is_echoed_only_in_part(
     assert "x" * (SOURCE_SHOWN_CHARS + 1) not in response.text
     assert "x" * SOURCE_SHOWN_CHARS in response.json()["detail"]
     assert all("x" * (SOURCE_SHOWN_CHARS + 1) not in record.getMessage() for record in caplog.records)
+
+
+def test_every_document_id_the_api_hands_out_can_be_fetched(runtime: Runtime, tmp_path: Path) -> None:
+    # No "%" in these names: Starlette's TestClient decodes the path twice (uvicorn decodes it once).
+    folder = WatchedFolder.of(tmp_path / "docs")
+    folder.path.mkdir()
+    names = [
+        "line\nbreak.txt",
+        "ends-with-newline.txt\n",
+        "ends-with-newline.txt",
+        "hash#and?query.txt",
+        "tab\tand space.txt",
+    ]
+    for number, name in enumerate(names):
+        (folder.path / name).write_text(f"Lighthouse keeper log entry {number}.")
+        # "….txt\n" is skipped (no parser for ".txt\n"), and recorded: its id is handed out too.
+        assert runtime.indexer.apply(folder.change_for(name)).outcome in ("indexed", "skipped")
+    with TestClient(create_app(runtime)) as client:
+        listed = [document["doc_id"] for document in client.get("/documents").json()["documents"]]
+        assert len(listed) == len(names)
+        for doc_id in listed:
+            response = client.get(f"/documents/{quote(doc_id, safe='/:')}")
+            assert response.status_code == 200, (doc_id, response.text)
+            assert response.json()["doc_id"] == doc_id
