@@ -35,6 +35,14 @@ from services.api.webhooks import webhook_router
 
 log = logging.getLogger(__name__)
 _bearer = HTTPBearer(auto_error=False)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def _is_admin(token: str | None, credentials: HTTPAuthorizationCredentials | None) -> bool:
+    """Whether the caller holds the admin token; everyone is admin without one (loopback only then)."""
+    if token is None:
+        return True
+    return credentials is not None and hmac.compare_digest(credentials.credentials.encode(), token.encode())
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -42,11 +50,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     install_path_convertors()
     app = FastAPI(title="freshrag", version="0.1.0", description="A RAG index kept as fresh as its sources.")
 
-    def require_admin(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
-        token = runtime.settings.api_token
-        if token is None:
-            return  # without a token the server only listens on loopback
-        if credentials is None or not hmac.compare_digest(credentials.credentials.encode(), token.encode()):
+    def require_admin(credentials: Credentials) -> None:
+        if not _is_admin(runtime.settings.api_token, credentials):
             raise HTTPException(401, "admin routes need 'Authorization: Bearer <FRESHRAG_API_TOKEN>'")
 
     @app.exception_handler(BrokerUnavailableError)
@@ -123,18 +128,26 @@ def create_app(runtime: Runtime) -> FastAPI:
             record = DocumentRecord(doc_id, DocStatus.PENDING, SourceKind.FILE, uri="", updated_at=detected)
         return DocumentOut(**record.to_public())
 
+    # Users' queries are theirs: the knowledge gaps show them only to the admin (as GET /feedback does).
     @app.get("/status", response_model=StatusOut, tags=["status"])
-    def status() -> dict[str, Any]:
-        return collect_status(runtime)
+    def status(credentials: Credentials) -> dict[str, Any]:
+        return collect_status(runtime, show_queries=_is_admin(runtime.settings.api_token, credentials))
 
     @app.get("/", response_class=HTMLResponse, tags=["status"])
-    def status_page() -> HTMLResponse:
+    def status_page(credentials: Credentials) -> HTMLResponse:
         """The status page: freshness, backlog, canary, latest changes, failures, quality, drift."""
-        return HTMLResponse(render_status_page(collect_status(runtime)))
+        shown = collect_status(runtime, show_queries=_is_admin(runtime.settings.api_token, credentials))
+        return HTMLResponse(render_status_page(shown))
 
-    @app.get("/knowledge-gaps", response_model=KnowledgeGapsOut, tags=["status"])
+    @app.get(
+        "/knowledge-gaps",
+        response_model=KnowledgeGapsOut,
+        tags=["status"],
+        dependencies=[Depends(require_admin)],
+    )
     def knowledge_gaps() -> KnowledgeGapsOut:
-        """Recent queries whose best score is below FRESHRAG_GAP_SCORE, most asked first."""
+        """Recent queries whose best score is below FRESHRAG_GAP_SCORE, most asked first (users' queries:
+        behind the admin token)."""
         return KnowledgeGapsOut(
             gaps=[KnowledgeGapOut(**gap) for gap in gaps(runtime)], gap_score=runtime.settings.gap_score
         )

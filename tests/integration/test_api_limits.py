@@ -69,3 +69,29 @@ def test_every_document_id_the_api_hands_out_can_be_fetched(runtime: Runtime, tm
             response = client.get(f"/documents/{quote(doc_id, safe='/:')}")
             assert response.status_code == 200, (doc_id, response.text)
             assert response.json()["doc_id"] == doc_id
+
+
+ADMIN_TOKEN = "a-long-enough-admin-token"  # noqa: S105  (a test token)
+
+
+def test_users_queries_are_shown_only_with_the_admin_token(start_runtime: Callable[..., Runtime]) -> None:
+    runtime = start_runtime(api_token=ADMIN_TOKEN)
+    runtime.search.search("why do zebras have stripes", 3, record=True)  # nothing indexed: a gap
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    with TestClient(create_app(runtime)) as client:
+        assert client.get("/knowledge-gaps").status_code == 401
+        assert client.get("/knowledge-gaps", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        for path in ("/status", "/"):
+            anonymous = client.get(path)
+            assert anonymous.status_code == 200
+            assert "zebras" not in anonymous.text, path
+        assert "1 low-scoring" in client.get("/").text  # how many, not what
+        for path in ("/knowledge-gaps", "/status", "/"):
+            assert "zebras" in client.get(path, headers=admin).text, path
+
+
+def test_without_a_token_loopback_callers_see_the_queries(runtime: Runtime) -> None:
+    runtime.search.search("why do zebras have stripes", 3, record=True)
+    with TestClient(create_app(runtime)) as client:
+        for path in ("/knowledge-gaps", "/status", "/"):
+            assert "zebras" in client.get(path).text, path
