@@ -107,6 +107,11 @@ class Settings(BaseSettings):
     webhook_secret_wordpress: SecretStr | None = Field(None, description="WP Webhooks secret key.")
     webhook_secret_directus: SecretStr | None = Field(None, description="Bearer token Directus sends.")
     webhook_secret_github: SecretStr | None = Field(None, description="GitHub webhook secret.")
+    max_request_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        description="Larger request bodies are refused with 413 on every route but the webhooks.",
+    )
     webhook_max_bytes: int = Field(
         10_000_000, ge=1024, description="Larger webhook bodies are refused with 413 while being read."
     )

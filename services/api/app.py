@@ -18,6 +18,7 @@ from freshrag.queue import RETRY_AFTER_SECONDS, BrokerUnavailableError
 from freshrag.runtime import Runtime
 from freshrag.search import SearchResponse
 from freshrag.status import collect_status, gaps
+from services.api.body_limit import BodyLimit
 from services.api.errors import install_error_handlers
 from services.api.feedback import feedback_router
 from services.api.models import models_router
@@ -49,6 +50,13 @@ def create_app(runtime: Runtime) -> FastAPI:
     """The HTTP API over `runtime`'s store, search and queue."""
     install_path_convertors()
     app = FastAPI(title="freshrag", version="0.1.0", description="A RAG index kept as fresh as its sources.")
+    # Webhooks keep their own, larger limit (FRESHRAG_WEBHOOK_MAX_BYTES), enforced and counted by their route.
+    app.add_middleware(
+        BodyLimit,
+        limit=runtime.settings.max_request_bytes,
+        setting="FRESHRAG_MAX_REQUEST_BYTES",
+        exempt=("/webhooks/",),
+    )
 
     def require_admin(credentials: Credentials) -> None:
         if not _is_admin(runtime.settings.api_token, credentials):

@@ -95,3 +95,30 @@ def test_without_a_token_loopback_callers_see_the_queries(runtime: Runtime) -> N
     with TestClient(create_app(runtime)) as client:
         for path in ("/knowledge-gaps", "/status", "/"):
             assert "zebras" in client.get(path).text, path
+
+
+def test_every_route_limits_its_body_and_webhooks_keep_their_own_limit(
+    start_runtime: Callable[..., Runtime],
+) -> None:
+    runtime = start_runtime(
+        max_request_bytes=4096, webhook_max_bytes=100_000, webhooks={"generic": {"accept_unsigned": True}}
+    )
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit must hold while streaming
+        for _ in range(100):
+            yield b" " * 1024
+
+    json_type = {"content-type": "application/json"}
+    with TestClient(create_app(runtime)) as client:
+        for path in ("/feedback", "/search", "/admin/reconcile"):
+            declared = client.post(path, content=b" " * 5000, headers=json_type)
+            assert declared.status_code == 413, (path, declared.text)
+            assert "FRESHRAG_MAX_REQUEST_BYTES" in declared.json()["detail"]
+        streamed = client.post("/feedback", content=chunks(), headers=json_type)
+        # TestClient reads the whole body before calling the app: tests/unit/test_body_limit.py shows the
+        # cut-off happening as the body arrives.
+        assert streamed.status_code == 413
+        small = client.post("/feedback", json={"query": "q", "doc_id": "nowhere"})
+        assert small.status_code == 404  # within the limit: the route answers
+        webhook = client.post("/webhooks/generic", content=b" " * 50_000 + b"{}", headers=json_type)
+        assert webhook.status_code != 413, webhook.text
