@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     chunk_max_tokens: int = Field(256, ge=32, le=512, description="Upper bound of a chunk, in model tokens.")
     chunk_target_tokens: int = Field(160, ge=16, le=512, description="Chunks are cut near this size.")
     max_file_bytes: int = Field(50_000_000, ge=1, description="Larger files are skipped with that reason.")
+    follow_outside_links: bool = Field(
+        False,
+        description="Read files that symbolic links in a watched folder lead to outside it (else skipped).",
+    )
     watch_settle_seconds: float = Field(
         0.15, ge=0.0, le=60.0, description="A file is indexed once it has not changed for this long."
     )
