@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 WATCH ?= ./inbox
 
-.PHONY: setup up test lint monitoring
+.PHONY: setup up test lint monitoring system-deps
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -27,5 +27,9 @@ monitoring:
 	cd monitoring/prometheus && promtool check config prometheus.yml && promtool check rules rules/*.yml \
 		&& promtool test rules tests/alerts_test.yml
 
-test: lint monitoring
+# Redis, Prometheus, Chromium (and python3-venv) from Debian: installed when run as root, else named.
+system-deps:
+	scripts/system-deps
+
+test: system-deps lint monitoring
 	$(PY) -m pytest -q -p no:cacheprovider --durations=25 -n 2 --dist worksteal

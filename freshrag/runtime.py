@@ -82,7 +82,12 @@ def build_runtime(
     shared = open_coordination(settings)
     models = ModelCatalog(settings, store, open_registry(settings), embedder)
     models.record_base()
-    load = ContentLoader(EntryLoader(shared.journal, settings), settings.max_file_bytes, shared.health)
+    load = ContentLoader(
+        EntryLoader(shared.journal, settings),
+        settings.max_file_bytes,
+        shared.health,
+        follow_outside_links=settings.follow_outside_links,
+    )
     activity = Activity(shared.health)
     indexer = Indexer(
         store,

@@ -24,6 +24,9 @@ from freshrag.webhooks.model import SignatureError
 from freshrag.webhooks.signatures import standard_webhooks_key
 
 ENV_PREFIX = "FRESHRAG_"
+MIN_API_TOKEN_CHARS = 16
+# Settings whose value is never shown in an error: a message goes to terminals and logs.
+_SECRET_WORDS = ("secret", "token", "api_key", "password")
 EmbeddingBackend = Literal["onnx-int8", "onnx", "torch"]
 
 
@@ -45,7 +48,9 @@ class Settings(BaseSettings):
     url: str = Field(
         "http://127.0.0.1:8000", description="Where command-line clients find a running instance."
     )
-    api_token: str | None = Field(None, description="Bearer token for admin routes; required off loopback.")
+    api_token: str | None = Field(
+        None, description="Bearer token for admin routes (16 characters or more); required off loopback."
+    )
     broker_url: str = Field("memory://", description="Celery broker; memory:// runs everything in-process.")
     qdrant_url: str | None = Field(None, description="Qdrant server URL; unset uses local mode in data_dir.")
     qdrant_api_key: str | None = Field(None, description="API key for the Qdrant server.")
@@ -79,6 +84,10 @@ class Settings(BaseSettings):
     chunk_max_tokens: int = Field(256, ge=32, le=512, description="Upper bound of a chunk, in model tokens.")
     chunk_target_tokens: int = Field(160, ge=16, le=512, description="Chunks are cut near this size.")
     max_file_bytes: int = Field(50_000_000, ge=1, description="Larger files are skipped with that reason.")
+    follow_outside_links: bool = Field(
+        False,
+        description="Read files that symbolic links in a watched folder lead to outside it (else skipped).",
+    )
     watch_settle_seconds: float = Field(
         0.15, ge=0.0, le=60.0, description="A file is indexed once it has not changed for this long."
     )
@@ -121,6 +130,11 @@ class Settings(BaseSettings):
     webhook_secret_wordpress: SecretStr | None = Field(None, description="WP Webhooks secret key.")
     webhook_secret_directus: SecretStr | None = Field(None, description="Bearer token Directus sends.")
     webhook_secret_github: SecretStr | None = Field(None, description="GitHub webhook secret.")
+    max_request_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        description="Larger request bodies are refused with 413 on every route but the webhooks.",
+    )
     webhook_max_bytes: int = Field(
         10_000_000, ge=1024, description="Larger webhook bodies are refused with 413 while being read."
     )
@@ -292,6 +306,24 @@ class Settings(BaseSettings):
         """An empty secret (an unset variable passed through) is no secret: never an empty HMAC key."""
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("api_token")
+    @classmethod
+    def _strong_token(cls, value: str | None) -> str | None:
+        """A blank or short token is guessable, and one padded with spaces can never be sent (HTTP strips
+        header values): refuse both rather than run an API nobody, or anybody, can administer."""
+        if value is None:
+            return None
+        if not value.strip():
+            raise ValueError("is blank; set a token, or unset it to listen on loopback only")
+        if value != value.strip():
+            raise ValueError("has spaces at its start or end, which an Authorization header cannot carry")
+        if len(value) < MIN_API_TOKEN_CHARS:
+            raise ValueError(
+                f"is {len(value)} characters long; use at least {MIN_API_TOKEN_CHARS} "
+                "(for example `openssl rand -hex 32`), or unset it to listen on loopback only"
+            )
+        return value
+
     @field_validator("webhook_secret_generic")
     @classmethod
     def _standard_webhooks_secret(cls, value: SecretStr | None) -> SecretStr | None:
@@ -408,7 +440,7 @@ def _describe(exc: ValidationError) -> str:
     for error in exc.errors():
         field = ".".join(str(part) for part in error["loc"]) or "settings"
         name = f"{ENV_PREFIX}{field.upper()}" if error["loc"] else "settings"
-        shown = error.get("input")
+        shown = None if any(word in field for word in _SECRET_WORDS) else error.get("input")
         got = f" (got {shown!r})" if shown is not None and not isinstance(shown, dict) else ""
         lines.append(f"{name}: {error['msg']}{got}")
     return "invalid configuration:\n  " + "\n  ".join(lines)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import fnmatch
 import os
+import stat as kinds
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,34 +137,100 @@ class Unreadable:
 LoadResult = Loaded | Gone | Unreadable
 
 
-def load_file(path: Path, max_bytes: int) -> LoadResult:
-    """Read the file at `path` as it is now."""
+# Kernel interfaces dressed as files: reading them can block, never end, or expose the machine's state.
+SYSTEM_TREES = (Path("/proc"), Path("/sys"))
+_SPECIAL = (
+    (kinds.S_ISFIFO, "a named pipe (FIFO)"),
+    (kinds.S_ISSOCK, "a socket"),
+    (kinds.S_ISCHR, "a character device"),
+    (kinds.S_ISBLK, "a block device"),
+)
+
+
+def load_file(
+    path: Path, max_bytes: int, *, folder: Path | None = None, follow_outside_links: bool = False
+) -> LoadResult:
+    """Read the file at `path` as it is now. A path that holds no file any more (deleted, a folder now, or
+    under what is now a file: "Not a directory") is `Gone`. Only regular files are read: devices, FIFOs,
+    sockets and anything under /proc or /sys are skipped with the reason, never opened. With `folder` (the
+    watched folder of `path`), a file whose real location lies outside it (a symbolic link out) is skipped
+    too, unless `follow_outside_links`."""
     try:
         stat = path.stat()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return Gone()
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             return Unreadable("symbolic link loop", skipped=True, state=LOOP_STATE)
         return Unreadable(f"cannot read file: {exc.strerror}", skipped=False)
-    if not path.is_file():
+    if kinds.S_ISDIR(stat.st_mode):
         return Gone()
     state = FileState(size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+    real = Path(os.path.realpath(path))
+    refused = _refusal(path, stat.st_mode, real, folder, follow_outside_links)
+    if refused is not None:
+        return Unreadable(refused, skipped=True, state=state)
     if stat.st_size > max_bytes:
         return Unreadable(
             f"file is {stat.st_size:,} bytes, over the limit of {max_bytes:,} (FRESHRAG_MAX_FILE_BYTES)",
             skipped=True,
             state=state,
         )
+    return _read_regular(real, state)
+
+
+def _refusal(
+    path: Path, mode: int, real: Path, folder: Path | None, follow_outside_links: bool
+) -> str | None:
+    """Why the file at `path` (really at `real`) must not be read, or None."""
+    for is_kind, kind in _SPECIAL:
+        if is_kind(mode):
+            return f"{path.name} is {kind}, not a regular file: never read"
+    for tree in SYSTEM_TREES:
+        if real.is_relative_to(tree):
+            return f"{path.name} leads to {real}, under {tree}: never read"
+    if folder is not None and not follow_outside_links:
+        inside = Path(os.path.realpath(folder))
+        if not real.is_relative_to(inside):
+            return (
+                f"{path.name} is a symbolic link to a file outside the watched folder {folder}: not read "
+                "(FRESHRAG_FOLLOW_OUTSIDE_LINKS=true allows it)"
+            )
+    return None
+
+
+def _read_regular(real: Path, state: FileState) -> LoadResult:
+    """Read the file at its real location, the final component not followed and without blocking, so that a
+    link or a FIFO put there since it was checked is refused rather than followed or waited on."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+        descriptor = os.open(real, flags)
+    except (FileNotFoundError, NotADirectoryError):
         return Gone()
     except PermissionError:
         return Unreadable("permission denied: freshrag cannot read this file", skipped=False, state=state)
     except OSError as exc:
+        if exc.errno == errno.ELOOP:  # replaced by a link since it was checked: the next run looks again
+            return Unreadable("the file changed while being read", skipped=False)
         return Unreadable(f"cannot read file: {exc.strerror}", skipped=False, state=state)
+    with os.fdopen(descriptor, "rb") as file:
+        opened = os.fstat(file.fileno())
+        if not kinds.S_ISREG(opened.st_mode):
+            return Unreadable("the file changed while being read", skipped=False)
+        try:
+            data = file.read()
+        except OSError as exc:
+            return Unreadable(f"cannot read file: {exc.strerror}", skipped=False, state=state)
     return Loaded(data=data, state=state)
+
+
+def watched_folder_of(change: Change) -> Path | None:
+    """The folder a file change's path is relative to, from its id (`<kind>:<root key>/<relative path>`, the
+    key holding no "/") and its uri (the folder joined with that path); None when the two do not agree."""
+    _, _, relative = change.doc_id.partition("/")
+    if not relative or not change.uri.endswith("/" + relative):
+        return None
+    return Path(change.uri[: len(change.uri) - len(relative)])
 
 
 def scan_folder(folder: WatchedFolder, rules: IgnoreRules, prefix: str = "") -> dict[str, FileState]:

@@ -20,9 +20,11 @@ PROBLEMS_SHOWN = 50
 FRESHNESS_WINDOW = 1000
 
 
-def collect_status(runtime: Runtime) -> dict[str, Any]:
+def collect_status(runtime: Runtime, *, show_queries: bool = True) -> dict[str, Any]:
     """Documents by status, chunks, backlog, the documents not indexed with their reasons, and the health
-    picture: freshness of recent changes, the canary, drift, retrieval quality and knowledge gaps."""
+    picture: freshness of recent changes, the canary, drift, retrieval quality and knowledge gaps. Without
+    `show_queries` (a caller without the admin token) the gaps, which are users' queries, are left out and
+    only counted, in `knowledge_gaps_hidden`."""
     letters = runtime.dead_letters.all()
     problems = [
         letter.as_record(runtime.store.get_record(letter.change.doc_id)).to_public() for letter in letters
@@ -63,8 +65,13 @@ def collect_status(runtime: Runtime) -> dict[str, Any]:
             kind: current(health.get(drift_key(kind)), runtime.embedder.model_version) for kind in drift.KINDS
         },
         "quality": current(health.get(QUALITY_RESULT), runtime.embedder.model_version),
-        "knowledge_gaps": gaps(runtime),
-    }
+    } | _gaps_shown(gaps(runtime), show_queries)
+
+
+def _gaps_shown(found: list[dict[str, Any]], show_queries: bool) -> dict[str, Any]:
+    if show_queries:
+        return {"knowledge_gaps": found, "knowledge_gaps_hidden": 0}
+    return {"knowledge_gaps": [], "knowledge_gaps_hidden": len(found)}
 
 
 def gaps(runtime: Runtime) -> list[dict[str, Any]]:

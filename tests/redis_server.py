@@ -23,7 +23,7 @@ class RedisServer:
     def __init__(self, directory: Path) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
-            pytest.fail("redis-server is not installed (apt-get install redis-server; .ci/run does it)")
+            pytest.fail("redis-server is not installed (make test installs it as root)")
         self._binary = binary
         self.directory = directory
         self.port = free_port()

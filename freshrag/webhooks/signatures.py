@@ -163,7 +163,8 @@ def verify_bearer(delivery: Delivery, secret: str) -> None:
     """Verify a static token sent as Authorization: Bearer <secret> (Strapi and Directus cannot sign)."""
     scheme, _, token = _required(delivery, "Authorization").partition(" ")
     if scheme.lower() != "bearer":
-        raise SignatureError(f"Authorization header has scheme {scheme[:20]!r}, expected Bearer")
+        # Not a word of the header in the message: without the scheme, what came first is the token itself.
+        raise SignatureError("Authorization header is not 'Bearer <token>': expected Bearer")
     if not _equal(token.strip(), secret):
         raise SignatureError("bearer token does not match (Authorization header)")
 

@@ -19,9 +19,11 @@ from freshrag.retrieval import parse_mode, parse_weights
 from freshrag.runtime import Runtime
 from freshrag.search import SearchResponse
 from freshrag.status import collect_status, gaps
+from services.api.body_limit import BodyLimit
 from services.api.errors import install_error_handlers
 from services.api.feedback import feedback_router
 from services.api.models import models_router
+from services.api.paths import install_path_convertors
 from services.api.schemas import (
     DocumentListOut,
     DocumentOut,
@@ -35,17 +37,30 @@ from services.api.webhooks import webhook_router
 
 log = logging.getLogger(__name__)
 _bearer = HTTPBearer(auto_error=False)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def _is_admin(token: str | None, credentials: HTTPAuthorizationCredentials | None) -> bool:
+    """Whether the caller holds the admin token; everyone is admin without one (loopback only then)."""
+    if token is None:
+        return True
+    return credentials is not None and hmac.compare_digest(credentials.credentials.encode(), token.encode())
 
 
 def create_app(runtime: Runtime) -> FastAPI:
     """The HTTP API over `runtime`'s store, search and queue."""
+    install_path_convertors()
     app = FastAPI(title="freshrag", version="0.1.0", description="A RAG index kept as fresh as its sources.")
+    # Webhooks keep their own, larger limit (FRESHRAG_WEBHOOK_MAX_BYTES), enforced and counted by their route.
+    app.add_middleware(
+        BodyLimit,
+        limit=runtime.settings.max_request_bytes,
+        setting="FRESHRAG_MAX_REQUEST_BYTES",
+        exempt=("/webhooks/",),
+    )
 
-    def require_admin(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
-        token = runtime.settings.api_token
-        if token is None:
-            return  # without a token the server only listens on loopback
-        if credentials is None or not hmac.compare_digest(credentials.credentials.encode(), token.encode()):
+    def require_admin(credentials: Credentials) -> None:
+        if not _is_admin(runtime.settings.api_token, credentials):
             raise HTTPException(401, "admin routes need 'Authorization: Bearer <FRESHRAG_API_TOKEN>'")
 
     @app.exception_handler(BrokerUnavailableError)
@@ -126,7 +141,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         public = [DocumentOut(**record.to_public()) for record in records[:limit]]
         return DocumentListOut(documents=public, count=len(public))
 
-    @app.get("/documents/{doc_id:path}", response_model=DocumentOut, tags=["documents"])
+    @app.get("/documents/{doc_id:text}", response_model=DocumentOut, tags=["documents"])
     def get_document(doc_id: str) -> DocumentOut:
         record = runtime.store.get_record(doc_id)
         letter = runtime.dead_letters.get(doc_id)
@@ -140,18 +155,26 @@ def create_app(runtime: Runtime) -> FastAPI:
             record = DocumentRecord(doc_id, DocStatus.PENDING, SourceKind.FILE, uri="", updated_at=detected)
         return DocumentOut(**record.to_public())
 
+    # Users' queries are theirs: the knowledge gaps show them only to the admin (as GET /feedback does).
     @app.get("/status", response_model=StatusOut, tags=["status"])
-    def status() -> dict[str, Any]:
-        return collect_status(runtime)
+    def status(credentials: Credentials) -> dict[str, Any]:
+        return collect_status(runtime, show_queries=_is_admin(runtime.settings.api_token, credentials))
 
     @app.get("/", response_class=HTMLResponse, tags=["status"])
-    def status_page() -> HTMLResponse:
+    def status_page(credentials: Credentials) -> HTMLResponse:
         """The status page: freshness, backlog, canary, latest changes, failures, quality, drift."""
-        return HTMLResponse(render_status_page(collect_status(runtime)))
+        shown = collect_status(runtime, show_queries=_is_admin(runtime.settings.api_token, credentials))
+        return HTMLResponse(render_status_page(shown))
 
-    @app.get("/knowledge-gaps", response_model=KnowledgeGapsOut, tags=["status"])
+    @app.get(
+        "/knowledge-gaps",
+        response_model=KnowledgeGapsOut,
+        tags=["status"],
+        dependencies=[Depends(require_admin)],
+    )
     def knowledge_gaps() -> KnowledgeGapsOut:
-        """Recent queries whose best score is below FRESHRAG_GAP_SCORE, most asked first."""
+        """Recent queries whose best score is below FRESHRAG_GAP_SCORE, most asked first (users' queries:
+        behind the admin token)."""
         return KnowledgeGapsOut(
             gaps=[KnowledgeGapOut(**gap) for gap in gaps(runtime)], gap_score=runtime.settings.gap_score
         )

@@ -23,6 +23,8 @@ from freshrag.webhooks.model import Delivery, PayloadError, SignatureError
 
 log = logging.getLogger(__name__)
 FORM = "application/x-www-form-urlencoded"
+# An unknown source name is the sender's text: echo only this much of it into the answer and the log.
+SOURCE_SHOWN_CHARS = 64
 
 
 class _TooLargeError(Exception):
@@ -58,7 +60,7 @@ def webhook_router(runtime: Runtime) -> APIRouter:
     )
     async def receive(source: str, request: Request) -> JSONResponse:
         if source not in SOURCES:
-            detail = f"unknown webhook source {source!r} (known: {', '.join(SOURCES)})"
+            detail = f"unknown webhook source {_shortened(source)!r} (known: {', '.join(SOURCES)})"
             return answer("unknown", "unknown_source", 404, {"detail": detail})
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if not _accepted_type(source, content_type):
@@ -91,6 +93,10 @@ def webhook_router(runtime: Runtime) -> APIRouter:
         return answer(source, receipt.status, status, body_out)
 
     return router
+
+
+def _shortened(text: str) -> str:
+    return text if len(text) <= SOURCE_SHOWN_CHARS else text[:SOURCE_SHOWN_CHARS] + "…"
 
 
 def _accepted_type(source: str, content_type: str) -> bool:

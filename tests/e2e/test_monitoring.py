@@ -62,7 +62,7 @@ def prometheus(tmp_path: Path) -> Iterator[Callable[[int], httpx.Client]]:
 
     def start(target_port: int) -> httpx.Client:
         binary = shutil.which("prometheus")
-        assert binary, "Debian's prometheus is needed (.ci/run installs it)"
+        assert binary, "Debian's prometheus is needed (make test installs it as root: scripts/system-deps)"
         port = free_port()
         config = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
@@ -192,7 +192,7 @@ def test_prometheus_scrapes_freshrag_and_every_panel_and_rule_works(
 
 def check_status_page(up: Instance, tmp_path: Path) -> None:
     binary = shutil.which("chromium")
-    assert binary, "Debian's chromium is needed (.ci/run installs it)"
+    assert binary, "Debian's chromium is needed (make test installs it as root: scripts/system-deps)"
     flags = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
     dom = subprocess.run(
         [*flags, "--dump-dom", up.url + "/"], capture_output=True, text=True, timeout=120, check=True

@@ -46,3 +46,28 @@ def test_the_embedded_canary_needs_two_worker_slots() -> None:
     with pytest.raises(SettingsError, match="FRESHRAG_WORKER_CONCURRENCY must be at least 2"):
         load_settings(worker_concurrency=1)
     assert load_settings(worker_concurrency=1, canary_interval_seconds=0).worker_concurrency == 1
+
+
+@pytest.mark.parametrize(
+    "token", ["", "   ", "short-token", "fifteen-chars!!", " padded-but-long-enough-token "]
+)
+def test_a_blank_short_or_padded_api_token_is_refused_without_echoing_it(
+    monkeypatch: pytest.MonkeyPatch, token: str
+) -> None:
+    monkeypatch.setenv("FRESHRAG_API_TOKEN", token)
+    with pytest.raises(SettingsError, match="FRESHRAG_API_TOKEN") as refused:
+        load_settings()
+    if token.strip():
+        assert token.strip() not in str(refused.value)
+
+
+def test_an_api_token_of_16_characters_or_more_is_taken() -> None:
+    token = "sixteen-chars-ok"  # noqa: S105  (a test token)
+    assert load_settings(api_token=token).api_token == token
+
+
+def test_a_bad_secret_is_named_but_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRESHRAG_WEBHOOK_SECRET_GENERIC", "whsec_not@base64-but-secret")
+    with pytest.raises(SettingsError, match="FRESHRAG_WEBHOOK_SECRET_GENERIC") as refused:
+        load_settings()
+    assert "not@base64" not in str(refused.value)

@@ -279,6 +279,30 @@ def test_bearer_token() -> None:
         verify_bearer(delivery("directus", {"Authorization": "Bearer caf\u00e9"}), SECRET)
 
 
+STRAPI_TOKEN = "Zq7vX1pLw9Rk2TmB-strapi-admin"  # noqa: S105  (a test token)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        STRAPI_TOKEN,
+        f"Token {STRAPI_TOKEN}",
+        f"{STRAPI_TOKEN} extra",
+        f" {STRAPI_TOKEN}",
+        f"{STRAPI_TOKEN[:8]}",
+    ],
+)
+def test_a_token_sent_without_bearer_is_refused_without_echoing_it(header: str) -> None:
+    """The refusal goes into the answer and the log: no part of what was sent as a token may be in it."""
+    with pytest.raises(SignatureError, match="expected Bearer") as refused:
+        verify_bearer(delivery("strapi", {"Authorization": header}), STRAPI_TOKEN)
+    message = str(refused.value)
+    leaked = [
+        STRAPI_TOKEN[i : i + 4] for i in range(len(STRAPI_TOKEN) - 3) if STRAPI_TOKEN[i : i + 4] in message
+    ]
+    assert leaked == [], message
+
+
 # Delivery ids for replay protection.
 
 
