@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     chunk_max_tokens: int = Field(256, ge=32, le=512, description="Upper bound of a chunk, in model tokens.")
     chunk_target_tokens: int = Field(160, ge=16, le=512, description="Chunks are cut near this size.")
     max_file_bytes: int = Field(50_000_000, ge=1, description="Larger files are skipped with that reason.")
+    parse_timeout_seconds: float = Field(
+        60.0, gt=0, le=3600, description="A parser still busy with one file after this long is stopped."
+    )
+    parse_memory_mb: int = Field(
+        1024, ge=256, le=1_048_576, description="Address space of a parser process, in MiB, per file."
+    )
+    parse_workers: int = Field(2, ge=1, le=64, description="Parser processes that may run at once.")
     watch_settle_seconds: float = Field(
         0.15, ge=0.0, le=60.0, description="A file is indexed once it has not changed for this long."
     )
