@@ -88,6 +88,13 @@ class Settings(BaseSettings):
         False,
         description="Read files that symbolic links in a watched folder lead to outside it (else skipped).",
     )
+    parse_timeout_seconds: float = Field(
+        60.0, gt=0, le=3600, description="A parser still busy with one file after this long is stopped."
+    )
+    parse_memory_mb: int = Field(
+        1024, ge=256, le=1_048_576, description="Address space of a parser process, in MiB, per file."
+    )
+    parse_workers: int = Field(2, ge=1, le=64, description="Parser processes that may run at once.")
     watch_settle_seconds: float = Field(
         0.15, ge=0.0, le=60.0, description="A file is indexed once it has not changed for this long."
     )

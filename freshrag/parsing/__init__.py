@@ -1,22 +1,25 @@
 """File bytes to a `ParsedDocument` (a title and its sections), by file type, with well-kept parsers.
 
-Failures are values the pipeline records, never exceptions that escape: `Skipped` for content freshrag does
-not index by design (unsupported type, no text), `Failed` for content it could not read.
+Failures of a file are values the pipeline records, never exceptions that escape: `Skipped` for content
+freshrag does not index by design (unsupported type, no text), `Failed` for content it could not read, also
+when its parser crashed or overran its time or memory limit: every parser runs in a parser process (see
+`pool`), never in the process that serves other work. The one exception, `ParsingUnavailable`, says nothing
+about the file (the service is stopping, or cannot start a parser process).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import PurePath
 
 from freshrag.parsing.docx import parse_docx
 from freshrag.parsing.html import parse_html
+from freshrag.parsing.limits import ParseLimits
 from freshrag.parsing.markdown import parse_markdown
-from freshrag.parsing.model import Failed, ParsedDocument, ParseResult, Section, Skipped
+from freshrag.parsing.model import Failed, ParsedDocument, Parser, ParseResult, Section, Skipped
 from freshrag.parsing.pdf import parse_pdf
+from freshrag.parsing.pool import ParserPool, ParsingUnavailable
+from freshrag.parsing.shared import shared_pool
 from freshrag.parsing.text import parse_text
-
-Parser = Callable[[bytes, str], ParseResult]
 
 PARSERS: dict[str, Parser] = {
     ".md": parse_markdown,
@@ -33,12 +36,26 @@ PARSERS: dict[str, Parser] = {
     ".docx": parse_docx,
 }
 
-__all__ = ["PARSERS", "Failed", "ParseResult", "ParsedDocument", "Section", "Skipped", "parse_file"]
+__all__ = [
+    "PARSERS",
+    "Failed",
+    "ParseLimits",
+    "ParseResult",
+    "ParsedDocument",
+    "Parser",
+    "ParserPool",
+    "ParsingUnavailable",
+    "Section",
+    "Skipped",
+    "parse_file",
+    "shared_pool",
+]
 
 
-def parse_file(name: str, data: bytes) -> ParseResult:
-    """Parse a file's bytes by its extension. Never raises for bad content: returns `Skipped` or `Failed`
-    with a reason a person understands."""
+def parse_file(name: str, data: bytes, pool: ParserPool | None = None) -> ParseResult:
+    """Parse a file's bytes by its extension, in a process of `pool` (default: `shared_pool()`). Never
+    raises for bad content: returns `Skipped` or `Failed` with a reason a person understands. Raises
+    `ParsingUnavailable` when the file could not be parsed for a reason that is not the file's."""
     suffix = PurePath(name).suffix.lower()
     parser = PARSERS.get(suffix)
     if parser is None:
@@ -46,10 +63,7 @@ def parse_file(name: str, data: bytes) -> ParseResult:
         supported = ", ".join(sorted(PARSERS))
         return Skipped(f"unsupported file type: {kind} are not indexed (supported: {supported})")
     fallback_title = PurePath(name).stem
-    try:
-        result = parser(data, fallback_title)
-    except Exception as exc:  # a parser bug or a hostile file must not stop the pipeline
-        return Failed(f"could not parse {suffix} file: {type(exc).__name__}: {exc}")
+    result = (pool or shared_pool()).parse(parser, data, fallback_title)
     if isinstance(result, ParsedDocument) and not result.has_text():
         return Skipped("no extractable text (empty, whitespace only, or images without a text layer)")
     return result

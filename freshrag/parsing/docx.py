@@ -12,8 +12,14 @@ from docx.text.paragraph import Paragraph
 from freshrag.parsing.model import Failed, ParsedDocument, ParseResult, Section
 
 
-def _heading_level(paragraph: Paragraph) -> int | None:
-    name = paragraph.style.name if paragraph.style is not None else ""
+def _heading_level(paragraph: Paragraph, names: dict[str | None, str]) -> int | None:
+    # python-docx resolves a paragraph's style by scanning every style (1 ms each in a long handbook): once
+    # per style id is enough. `_p.style` is the id the paragraph names (None: the default style).
+    style_id = paragraph._p.style
+    if style_id not in names:
+        style = paragraph.style
+        names[style_id] = (style.name or "") if style is not None else ""
+    name = names[style_id]
     if name == "Title":
         return 0
     if name.startswith("Heading"):
@@ -39,6 +45,7 @@ def parse_docx(data: bytes, fallback_title: str) -> ParseResult:
     sections: list[Section] = []
     path: list[tuple[int, str]] = []
     body: list[str] = []
+    style_names: dict[str | None, str] = {}
 
     def flush() -> None:
         sections.append(Section(heading=tuple(n for _, n in path), text="\n\n".join(body).strip()))
@@ -48,7 +55,7 @@ def parse_docx(data: bytes, fallback_title: str) -> ParseResult:
         if isinstance(block, Table):
             body.append(_table_text(block))
             continue
-        level = _heading_level(block)
+        level = _heading_level(block, style_names)
         text = block.text.strip()
         if level is None or not text:
             if text:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -37,3 +38,5 @@ class Failed:
 
 
 ParseResult = ParsedDocument | Skipped | Failed
+Parser = Callable[[bytes, str], ParseResult]
+"""A parser: the file's bytes and a fallback title (the file name's stem) to its result."""

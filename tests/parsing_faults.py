@@ -1,0 +1,42 @@
+"""Parsers that fail the way native parsers do on hostile files, for the parser isolation tests. A parser
+process imports them by name, as it does the real ones."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import time
+
+from freshrag.parsing import ParsedDocument, ParseResult, Section
+
+
+def segfault(data: bytes, fallback_title: str) -> ParseResult:
+    ctypes.string_at(0)  # reads address 0: SIGSEGV, as PDFium did from two threads
+    raise AssertionError("unreachable")
+
+
+def abort(data: bytes, fallback_title: str) -> ParseResult:
+    os.abort()
+
+
+def hang(data: bytes, fallback_title: str) -> ParseResult:
+    while True:
+        time.sleep(1)
+
+
+def exhaust_memory(data: bytes, fallback_title: str) -> ParseResult:
+    hoard = []
+    while True:
+        hoard.append(bytearray(64 * 2**20))
+
+
+def exit_quietly(data: bytes, fallback_title: str) -> ParseResult:
+    os._exit(3)
+
+
+def raise_error(data: bytes, fallback_title: str) -> ParseResult:
+    raise ValueError(f"cannot read {fallback_title}")
+
+
+def echo(data: bytes, fallback_title: str) -> ParseResult:
+    return ParsedDocument(title=fallback_title, sections=[Section(heading=("echo",), text=data.decode())])
