@@ -4,9 +4,8 @@ keyword or both fused), name each answer's source."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -43,6 +42,27 @@ class SearchResponse:
     took_ms: float
 
 
+class RetrievalSource(Protocol):
+    """Says the live retrieval at each call; `forget` drops what it cached (the choice just changed)."""
+
+    def __call__(self) -> Retrieval: ...
+
+    def forget(self) -> None: ...
+
+
+class FixedRetrieval:
+    """One retrieval, always (tests, and tools that search with a mode of their own)."""
+
+    def __init__(self, retrieval: Retrieval = DEFAULT_RETRIEVAL) -> None:
+        self._retrieval = retrieval
+
+    def __call__(self) -> Retrieval:
+        return self._retrieval
+
+    def forget(self) -> None:
+        """Nothing is cached."""
+
+
 class SearchService:
     """Searches the live collection. `retrieval` says the live mode at each call (pinned by a setting, or
     chosen by the golden set); a caller may ask for another mode per search."""
@@ -53,16 +73,20 @@ class SearchService:
         models: ModelCatalog,
         metrics: Metrics,
         activity: Activity | None = None,
-        retrieval: Callable[[], Retrieval] = lambda: DEFAULT_RETRIEVAL,
+        retrieval: RetrievalSource | None = None,
     ) -> None:
         self._store = store
         self._models = models
         self._metrics = metrics
         self._activity = activity
-        self._retrieval = retrieval
+        self._retrieval: RetrievalSource = retrieval or FixedRetrieval()
 
     def live_retrieval(self) -> Retrieval:
         return self._retrieval()
+
+    def retrieval_changed(self) -> None:
+        """Read the live retrieval afresh at the next search (this process just changed it)."""
+        self._retrieval.forget()
 
     def search(
         self,

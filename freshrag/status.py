@@ -12,6 +12,7 @@ from freshrag.health.canary import CANARY_RESULT
 from freshrag.health.checks import current, drift_key
 from freshrag.health.collector import ALIVE_SECONDS, GAP_QUERIES
 from freshrag.health.quality import QUALITY_RESULT
+from freshrag.health.retrieval_choice import search_status
 from freshrag.health.state import CHANGES, QUERIES
 from freshrag.runtime import Runtime
 
@@ -65,6 +66,7 @@ def collect_status(runtime: Runtime, *, show_queries: bool = True) -> dict[str, 
             kind: current(health.get(drift_key(kind)), runtime.embedder.model_version) for kind in drift.KINDS
         },
         "quality": current(health.get(QUALITY_RESULT), runtime.embedder.model_version),
+        "search": search_status(settings, health, runtime.search.live_retrieval()),
     } | _gaps_shown(gaps(runtime), show_queries)
 
 

@@ -34,7 +34,8 @@ def print_search(console: Console, answer: dict[str, Any]) -> None:
         snippet = " ".join(hit["text"].split())
         console.print(f"   {snippet[:300]}{'…' if len(snippet) > 300 else ''}", highlight=False)
     console.print(
-        f"[dim]{len(results)} results in {answer['took_ms']} ms, model {answer['model_version']}[/]"
+        f"[dim]{len(results)} results in {answer['took_ms']} ms, {answer.get('mode', 'dense')} search, "
+        f"model {answer['model_version']}[/]"
     )
 
 
@@ -104,3 +105,13 @@ def _health_rows(table: Table, status: dict[str, Any]) -> None:
             for name in ("ndcg_at_10", "recall_at_10", "mrr_at_10")
         )
         table.add_row(f"golden set {quality['eval_set']}", figures)
+    search = status.get("search")
+    if search:
+        scores = ", ".join(f"{label} {value:.4f}" for label, value in sorted(search["scores"].items()))
+        table.add_row(
+            "search mode", f"{search['label']} ({search['chosen_by']})" + (f"; {scores}" if scores else "")
+        )
+        for move in search["history"][-3:]:
+            table.add_row(
+                "", f"moved from {move['from'] or 'the default'} to {move['to']} at {when(move['at'])}"
+            )

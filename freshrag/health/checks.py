@@ -117,6 +117,7 @@ def evaluate_quality(runtime: Runtime) -> Quality | None:
             chosen, chosen != live, {candidate.label: q.ndcg_at_10 for candidate, q in scored.items()}
         )
         retrieval_choice.record_choice(runtime.health, choice, eval_set)
+        runtime.search.retrieval_changed()
         if choice.moved:
             log.warning(
                 "golden set %s: search moves from %s to %s (nDCG@10 %.4f to %.4f)",

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from freshrag.health import drift
+from freshrag.health import drift, retrieval_choice
 from freshrag.health.activity import knowledge_gaps
 from freshrag.health.checks import current, drift_key
 from freshrag.health.quality import METRICS, QUALITY_RESULT
@@ -31,7 +31,16 @@ class HealthCollector(Collector):
         self._runtime = runtime
 
     def collect(self) -> Iterator[Metric]:
-        for part in (self._backlog, self._index, self._workers, self._drift, self._quality, self._gaps):
+        parts = (
+            self._backlog,
+            self._index,
+            self._workers,
+            self._drift,
+            self._quality,
+            self._search,
+            self._gaps,
+        )
+        for part in parts:
             yield from _guarded(part)
 
     def _backlog(self) -> Iterator[Metric]:
@@ -101,6 +110,25 @@ class HealthCollector(Collector):
                 baseline.add_metric([quality["eval_set"], name], quality["baseline"][name])
             yield gauge
         yield baseline
+
+    def _search(self) -> Iterator[Metric]:
+        live = self._runtime.search.live_retrieval()
+        info = GaugeMetricFamily(
+            "freshrag_search_mode_info",
+            "How searches rank now (1 for the live mode and its hybrid weights dense:keyword).",
+            labels=["mode", "weights"],
+        )
+        info.add_metric([live.mode.value, f"{live.weights[0]:g}:{live.weights[1]:g}"], 1)
+        yield info
+        stored = self._runtime.health.get(retrieval_choice.RETRIEVAL_KEY) or {}
+        by_mode = GaugeMetricFamily(
+            "freshrag_search_mode_ndcg_at_10",
+            "nDCG@10 of each candidate retrieval on the golden set at its last scheduled check.",
+            labels=["eval_set", "retrieval"],
+        )
+        for label, value in (stored.get("scores") or {}).items():
+            by_mode.add_metric([str(stored.get("eval_set", "")), label], float(value))
+        yield by_mode
 
     def _gaps(self) -> Iterator[Metric]:
         queries = self._runtime.health.tail(QUERIES, GAP_QUERIES)

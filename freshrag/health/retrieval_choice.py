@@ -90,6 +90,27 @@ def record_choice(state: HealthState, choice: Choice, eval_set: str) -> None:
     )
 
 
+def search_status(settings: Settings, state: HealthState, live: Retrieval) -> dict[str, Any]:
+    """How searches rank now and why: pinned by a setting, chosen by the golden set, or the default; with
+    the golden set's last scores per candidate and the history of its moves."""
+    stored = state.get(RETRIEVAL_KEY) or {}
+    if pinned(settings) is not None:
+        chosen_by = "FRESHRAG_SEARCH_MODE"
+    elif stored.get("mode"):
+        chosen_by = f"golden set {stored.get('eval_set', '')}".strip()
+    else:
+        chosen_by = "default"
+    return {
+        "mode": live.mode.value,
+        "weights": list(live.weights),
+        "label": live.label,
+        "chosen_by": chosen_by,
+        "scores": stored.get("scores", {}),
+        "checked_at": stored.get("checked_at"),
+        "history": stored.get("history", []),
+    }
+
+
 class LiveRetrieval:
     """The retrieval searches follow now: the pinned one, else the golden set's choice (read at most every
     `CACHE_SECONDS`), else hybrid with the configured weights. Thread-safe."""

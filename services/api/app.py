@@ -110,7 +110,7 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @app.get("/search", response_model=SearchResponse, tags=["search"])
     def search_get(
-        q: Annotated[str, Query(min_length=1, max_length=4096)],
+        q: Annotated[str, Query(min_length=1, max_length=4096, pattern=r"\S", description="not blank")],
         k: Annotated[int, Query(ge=1, le=100)] = 10,
         mode: Annotated[str | None, Query(max_length=64, description="dense, keyword or hybrid")] = None,
         weights: Annotated[

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 
 class SearchRequest(BaseModel):
     query: str = Field(min_length=1, max_length=4096)
+
+    @field_validator("query")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("query is blank")
+        return value
+
     k: int = Field(10, ge=1, le=100)
     filter: dict[str, str] | None = Field(
         None, description="Exact matches on doc_id, root, source_kind, uri, title."
@@ -71,7 +79,9 @@ class StatusOut(BaseModel):
     canary: dict[str, Any]
     drift: dict[str, dict[str, Any] | None]
     quality: dict[str, Any] | None
+    search: dict[str, Any]
     knowledge_gaps: list[KnowledgeGapOut]
+    knowledge_gaps_hidden: int = 0
 
 
 class FeedbackIn(BaseModel):

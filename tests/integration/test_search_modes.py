@@ -56,3 +56,31 @@ def test_a_query_of_stop_words_finds_nothing_by_keyword_but_something_by_meaning
     index_notes(runtime, tmp_path)
     assert runtime.search.search("the of and", 5, mode=SearchMode.KEYWORD).results == []
     assert len(runtime.search.search("the of and", 5, mode=SearchMode.HYBRID).results) == 5
+
+
+def test_the_api_takes_a_mode_and_refuses_unknown_modes_weights_and_blank_queries(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from services.api import create_app
+
+    index_notes(runtime, tmp_path)
+    with TestClient(create_app(runtime)) as client:
+        keyword = client.get("/search", params={"q": CODES[3], "mode": "keyword"})
+        assert keyword.status_code == 200
+        assert keyword.json()["mode"] == "keyword"
+        assert keyword.json()["weights"] is None
+        hybrid = client.post("/search", json={"query": "door code", "mode": "hybrid", "weights": [1, 0.5]})
+        assert (hybrid.json()["mode"], hybrid.json()["weights"]) == ("hybrid", [1.0, 0.5])
+        assert client.get("/search", params={"q": "door code"}).json()["mode"] == "hybrid"  # the default
+
+        unknown = client.get("/search", params={"q": "door", "mode": "semantic"})
+        assert unknown.status_code == 400
+        assert unknown.json()["detail"].startswith("mode:")
+        bad = client.post("/search", json={"query": "door", "weights": [0, 0]})
+        assert bad.status_code == 400
+        assert bad.json()["detail"].startswith("weights:")
+        assert client.get("/search", params={"q": "door", "weights": "one,two"}).status_code == 400
+        assert client.get("/search", params={"q": "   "}).status_code == 422
+        assert client.post("/search", json={"query": " \n\t"}).status_code == 422
