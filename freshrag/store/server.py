@@ -26,6 +26,7 @@ from freshrag.store.interfaces import (
     ChunkPoint,
     ChunkQuery,
     Hit,
+    StoreCorruptError,
     chunk_collection,
     record_point_id,
 )
@@ -50,13 +51,27 @@ class ServerStore:
     def ensure_collections(self, dimension: int, model_version: str) -> None:
         """Create the collections and the alias if missing; idempotent."""
         with self._lock:
-            if self._alias_target() is None:
+            live = self._alias_target()
+            if live is None:
                 physical = chunk_collection(model_version)
                 self.create_chunk_collection(physical, dimension)
                 self.swap_alias(physical)
+            else:
+                self._check_layout(live)
             if not self._client.collection_exists(self._documents):
                 self._client.create_collection(self._documents, vectors_config={})
                 self._index_fields(self._documents, ("status", "root"))
+
+    def _check_layout(self, collection: str) -> None:
+        """Refuse a collection written by freshrag before hybrid search (one unnamed vector, no BM25)."""
+        params = self._client.get_collection(collection).config.params
+        named = params.vectors if isinstance(params.vectors, dict) else {}
+        if DENSE not in named or SPARSE not in (params.sparse_vectors or {}):
+            raise StoreCorruptError(
+                f"Qdrant collection {collection} lacks the named vectors {DENSE!r} and {SPARSE!r} (written "
+                "by an earlier freshrag): point FRESHRAG_QDRANT_URL at a fresh Qdrant, or delete the "
+                "freshrag_* collections there, and run `freshrag ingest` on the sources again"
+            )
 
     # ---- chunk collections and the alias (blue/green) -------------------------------------------------
 
