@@ -77,6 +77,11 @@ class Settings(BaseSettings):
         le=1.0,
         description="The golden set moves search to another mode or weights only if nDCG@10 gains this much.",
     )
+    index_build_min_chunks: int = Field(
+        200_000,
+        ge=0,
+        description="`freshrag ingest` builds the embedded vector index (HNSW) from this many chunks.",
+    )
     max_chunks_per_document: int = Field(
         20_000, ge=1, description="A document cut into more chunks than this fails with the reason."
     )

@@ -139,13 +139,14 @@ def ingest(
     data_dir: DataDirOption = None,
 ) -> None:
     """Bulk-load files into the index without a running instance."""
-    from freshrag.cli.ingest import run_ingest
+    from freshrag.cli.ingest import build_index_if_large, run_ingest
     from freshrag.runtime import build_runtime
 
     settings = _settings(data_dir=data_dir)
     runtime = build_runtime(settings)
     try:
         outcomes = run_ingest(runtime, paths, out)
+        build_index_if_large(runtime, out)
     finally:
         runtime.close()
     if any(outcome.outcome == "failed" for outcome in outcomes):
