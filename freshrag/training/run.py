@@ -283,7 +283,9 @@ def _llm_pairs(runtime: Runtime, collection: str) -> list[training_pairs.Pair]:
 
 
 def _metrics(runtime: Runtime, golden: Path, collection: str, embedder: Embedder) -> dict[str, float]:
-    quality = evaluate_golden_set(golden, runtime.store, embedder, runtime.folders, None, collection)
+    quality = evaluate_golden_set(
+        golden, runtime.store, embedder, runtime.folders, None, collection, runtime.search.live_retrieval()
+    )
     return {name: round(float(getattr(quality, name)), 6) for name in METRIC_NAMES}
 
 
