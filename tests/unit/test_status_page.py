@@ -110,6 +110,17 @@ def full_status() -> dict[str, Any]:
             "at": NOW - 3600,
             "baseline": {"ndcg_at_10": 0.70, "recall_at_10": 0.82, "mrr_at_10": 0.65},
         },
+        "search": {
+            "mode": "hybrid",
+            "weights": [1.0, 1.0],
+            "label": "hybrid 1:1",
+            "chosen_by": "golden set golden",
+            "scores": {"dense": 0.66, "keyword": 0.68, "hybrid 1:1": 0.72},
+            "checked_at": NOW - 3600,
+            "history": [
+                {"at": NOW - 7200, "from": "dense", "to": "hybrid 1:1", "eval_set": "golden", "scores": {}}
+            ],
+        },
         "knowledge_gaps": [
             {"query": "how do I rotate keys", "top_score": 0.12, "count": 3, "last_seen": NOW - 100}
         ],
@@ -134,6 +145,15 @@ def fresh_status() -> dict[str, Any]:
         "canary": {"enabled": True, "interval_seconds": 60.0, "last": None},
         "drift": {"corpus": None, "query": None},
         "quality": None,
+        "search": {
+            "mode": "hybrid",
+            "weights": [1.0, 1.0],
+            "label": "hybrid 1:1",
+            "chosen_by": "default",
+            "scores": {},
+            "checked_at": None,
+            "history": [],
+        },
         "knowledge_gaps": [],
     }
 
@@ -154,6 +174,9 @@ def test_a_full_status_shows_every_tile_and_section_with_its_values() -> None:
     assert "/srv/inbox/a.pdf failed pdf: encrypted" in page.text("failures")
     assert "nDCG@10 0.710 0.700 +0.010" in page.text("quality")
     assert "MRR@10 0.660 0.650 +0.010" in page.text("quality")
+    assert "Search ranks by hybrid 1:1 (golden set golden)" in page.text("search-mode")
+    assert "dense 0.660, hybrid 1:1 0.720, keyword 0.680" in page.text("search-mode")
+    assert "Moved from dense to hybrid 1:1 2 h ago" in page.text("search-mode")
     assert "corpus 0.012 0.030 within 17 min ago" in page.text("drift")
     assert "query not measured yet" in page.text("drift")
     assert "how do I rotate keys 0.120 3 100 s ago" in page.text("gaps")
