@@ -12,7 +12,7 @@ import numpy as np
 from freshrag.catalog import ModelCatalog
 from freshrag.health.activity import Activity
 from freshrag.retrieval import DEFAULT_RETRIEVAL, Retrieval
-from freshrag.store import ChunkQuery, SearchMode, Store
+from freshrag.store import ChunkQuery, Hit, SearchMode, Store
 from freshrag.store.keywords import query_terms
 from freshrag.telemetry import Metrics
 
@@ -119,6 +119,7 @@ class SearchService:
             weights=retrieval.weights,
         )
         hits = self._store.search(chunk_query, collection)
+        similarities = self._similarities(hits, vector, collection)
         records = self._store.get_records([hit.payload["doc_id"] for hit in hits])
         results = []
         for hit in hits:
@@ -131,7 +132,7 @@ class SearchService:
                     heading=list(hit.payload.get("heading", [])),
                     text=hit.payload.get("text", ""),
                     score=round(hit.score, 6),
-                    similarity=round(float(np.dot(vector, hit.dense)), 6) if hit.dense is not None else 0.0,
+                    similarity=round(similarities.get(hit.id, 0.0), 6),
                     version=document.version if document else 0,
                     indexed_at=document.indexed_at if document else None,
                 )
@@ -150,3 +151,13 @@ class SearchService:
         return SearchResponse(
             query, results, embedder.model_version, retrieval.mode, weights, round(took * 1000, 2)
         )
+
+    def _similarities(self, hits: list[Hit], vector: np.ndarray, collection: str) -> dict[str, float]:
+        """Each hit's cosine to the query: from the store where it knows it, else from the stored vectors
+        (keyword mode)."""
+        known = {hit.id: hit.similarity for hit in hits if hit.similarity is not None}
+        missing = [hit.id for hit in hits if hit.similarity is None]
+        if missing:
+            stored = self._store.chunk_vectors(missing, collection)
+            known |= {point_id: float(np.dot(vector, dense)) for point_id, (_, dense) in stored.items()}
+        return known

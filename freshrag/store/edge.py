@@ -29,7 +29,7 @@ import numpy as np
 import qdrant_edge as qe
 
 from freshrag.documents import DocStatus, DocumentRecord
-from freshrag.store.fusion import fuse
+from freshrag.store.fusion import fuse_scores
 from freshrag.store.interfaces import (
     CHUNKS_ALIAS,
     DENSE,
@@ -37,6 +37,7 @@ from freshrag.store.interfaces import (
     ChunkPoint,
     ChunkQuery,
     Hit,
+    SparseVector,
     StoreCorruptError,
     StoreLockedError,
     chunk_collection,
@@ -207,39 +208,73 @@ class EdgeStore:
     def search(self, query: ChunkQuery, collection: str | None = None) -> list[Hit]:
         shard = self._shard(collection)
         query_filter = _filter(query)
-        requests = []
         sparse = query.sparse if query.sparse is not None and query.sparse.indices else None
-        hybrid = query.dense is not None and sparse is not None
-        limit = query.prefetch if hybrid else query.limit
-        if query.dense is not None:
-            requests.append(
-                qe.QueryRequest(
-                    query=qe.Query.Nearest(query.dense.tolist(), using=DENSE),
-                    filter=query_filter,
-                    limit=limit,
-                    with_payload=True,
-                    with_vector=[DENSE],
-                )
+        dense = query.dense.tolist() if query.dense is not None else None
+        if dense is not None and sparse is not None:
+            return self._hybrid(shard, query, dense, sparse, query_filter)
+        if dense is not None:
+            using: Any = qe.Query.Nearest(dense, using=DENSE)
+        elif sparse is not None:
+            using = qe.Query.Nearest(qe.SparseVector(sparse.indices, sparse.values), using=SPARSE)
+        else:
+            return []  # a keyword query of stop words only: no term can match
+        points = shard.query(
+            qe.QueryRequest(query=using, filter=query_filter, limit=query.limit, with_payload=True)
+        )
+        return [
+            Hit(
+                id=str(p.id),
+                score=float(p.score),
+                payload=dict(p.payload or {}),
+                similarity=float(p.score) if dense is not None else None,
             )
-        if sparse is not None:  # a query of stop words only has no terms: no keyword can match
-            requests.append(
-                qe.QueryRequest(
-                    query=qe.Query.Nearest(qe.SparseVector(sparse.indices, sparse.values), using=SPARSE),
-                    filter=query_filter,
-                    limit=limit,
-                    with_payload=True,
-                    with_vector=[DENSE],
-                )
-            )
-        if not requests:
-            return []
-        answers = [
-            [_hit(point) for point in points] for points in shard.query_batch(qe.QueryBatchRequest(requests))
+            for p in points
         ]
-        if hybrid:
-            assert query.dense is not None
-            return fuse(query.dense, answers[0], answers[1], query.weights, query.limit)
-        return answers[0]
+
+    def _hybrid(
+        self,
+        shard: qe.EdgeShard,
+        query: ChunkQuery,
+        dense: list[float],
+        sparse: SparseVector,
+        query_filter: qe.Filter | None,
+    ) -> list[Hit]:
+        """Both lists as ids and scores in one batch; stored vectors for the keyword-only candidates; payloads
+        for the winners alone (payloads are the costly part of a read)."""
+        by_meaning, by_keyword = shard.query_batch(
+            qe.QueryBatchRequest(
+                [
+                    qe.QueryRequest(
+                        query=qe.Query.Nearest(dense, using=DENSE), filter=query_filter, limit=query.prefetch
+                    ),
+                    qe.QueryRequest(
+                        query=qe.Query.Nearest(qe.SparseVector(sparse.indices, sparse.values), using=SPARSE),
+                        filter=query_filter,
+                        limit=query.prefetch,
+                    ),
+                ]
+            )
+        )
+        cosines = {str(p.id): float(p.score) for p in by_meaning}
+        keyword = {str(p.id): float(p.score) for p in by_keyword}
+        unscored = [point_id for point_id in keyword if point_id not in cosines]
+        if unscored:
+            for record in shard.retrieve(_point_ids(unscored), with_payload=False, with_vector=[DENSE]):
+                vectors = record.vector
+                if isinstance(vectors, dict) and DENSE in vectors:
+                    stored = np.asarray(vectors[DENSE], np.float32)
+                    cosines[str(record.id)] = float(np.dot(np.asarray(dense, np.float32), stored))
+        fused = fuse_scores(cosines, keyword, query.weights, query.limit)
+        winners = _point_ids([point_id for point_id, _ in fused])
+        payloads = {
+            str(r.id): dict(r.payload or {})
+            for r in shard.retrieve(winners, with_payload=True, with_vector=False)
+        }
+        return [
+            Hit(id=point_id, score=score, payload=payloads[point_id], similarity=cosines[point_id])
+            for point_id, score in fused
+            if point_id in payloads
+        ]
 
     def count_chunks(self) -> int:
         return int(self._shard(None).count(qe.CountRequest(exact=True)))
@@ -394,9 +429,3 @@ def _filter(query: ChunkQuery) -> qe.Filter | None:
     if not must and not must_not:
         return None
     return qe.Filter(must=must or None, must_not=must_not or None)
-
-
-def _hit(point: qe.ScoredPoint) -> Hit:
-    vectors = point.vector
-    dense = np.asarray(vectors[DENSE], np.float32) if isinstance(vectors, dict) and DENSE in vectors else None
-    return Hit(id=str(point.id), score=float(point.score), payload=dict(point.payload or {}), dense=dense)

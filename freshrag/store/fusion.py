@@ -19,17 +19,41 @@ import numpy as np
 from freshrag.store.interfaces import Hit
 
 
+def fuse_scores(
+    cosines: dict[str, float], keyword: dict[str, float], weights: tuple[float, float], limit: int
+) -> list[tuple[str, float]]:
+    """The best `limit` (point id, fused score) pairs. `cosines` holds every candidate's cosine to the
+    query (from the dense list, or computed from its stored vector); `keyword` the keyword list's BM25."""
+    best_keyword = max(keyword.values(), default=0.0)
+    scored = [
+        (
+            point_id,
+            weights[0] * max(cosine, 0.0)
+            + (weights[1] * keyword.get(point_id, 0.0) / best_keyword if best_keyword > 0 else 0.0),
+        )
+        for point_id, cosine in cosines.items()
+    ]
+    scored.sort(key=lambda pair: (-pair[1], pair[0]))
+    return scored[:limit]
+
+
 def fuse(
     query: np.ndarray, dense: list[Hit], keyword: list[Hit], weights: tuple[float, float], limit: int
 ) -> list[Hit]:
-    """The best `limit` of the union of `dense` and `keyword` (hits carrying their dense vectors)."""
-    best_keyword = max((hit.score for hit in keyword), default=0.0)
-    keyword_part = {hit.id: hit.score / best_keyword for hit in keyword} if best_keyword > 0 else {}
-    candidates = {hit.id: hit for hit in [*keyword, *dense]}  # the dense hit wins: same point, same payload
-    scored = []
-    for point_id, hit in candidates.items():
-        cosine = float(np.dot(query, hit.dense)) if hit.dense is not None else 0.0
-        score = weights[0] * max(cosine, 0.0) + weights[1] * keyword_part.get(point_id, 0.0)
-        scored.append(Hit(id=point_id, score=score, payload=hit.payload, dense=hit.dense))
-    scored.sort(key=lambda hit: (-hit.score, hit.id))
-    return scored[:limit]
+    """The best `limit` of the union of `dense` and `keyword`, for hits that carry their dense vectors."""
+    candidates = {hit.id: hit for hit in [*keyword, *dense]}
+    cosines = {
+        point_id: float(np.dot(query, hit.dense)) if hit.dense is not None else 0.0
+        for point_id, hit in candidates.items()
+    }
+    fused = fuse_scores(cosines, {hit.id: hit.score for hit in keyword}, weights, limit)
+    return [
+        Hit(
+            id=point_id,
+            score=score,
+            payload=candidates[point_id].payload,
+            dense=candidates[point_id].dense,
+            similarity=cosines[point_id],
+        )
+        for point_id, score in fused
+    ]

@@ -62,13 +62,14 @@ class ChunkPoint:
 
 @dataclass(frozen=True)
 class Hit:
-    """A found chunk: its score under the query's mode, and its dense vector (for the cosine similarity to the
-    query, which means the same in every mode)."""
+    """A found chunk: its score under the query's mode and, when the store knows it, its cosine similarity to
+    the query's dense vector (which means the same in every mode) or its dense vector."""
 
     id: str
     score: float
     payload: dict[str, Any]
     dense: np.ndarray | None = None
+    similarity: float | None = None
 
 
 @dataclass(frozen=True)

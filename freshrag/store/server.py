@@ -18,7 +18,7 @@ import numpy as np
 from qdrant_client import QdrantClient, models
 
 from freshrag.documents import DocStatus, DocumentRecord
-from freshrag.store.fusion import fuse
+from freshrag.store.fusion import fuse_scores
 from freshrag.store.interfaces import (
     CHUNKS_ALIAS,
     DENSE,
@@ -225,53 +225,71 @@ class ServerStore:
                 self._client.delete(collection or self._chunks_alias, points_selector=selector, wait=True)
 
     def search(self, query: ChunkQuery, collection: str | None = None) -> list[Hit]:
+        target = collection or self._chunks_alias
         query_filter = _filter(query)
-        sparse = query.sparse if query.sparse is not None and query.sparse.indices else None
-        hybrid = query.dense is not None and sparse is not None
-        limit = query.prefetch if hybrid else query.limit
-        requests = []
-        if query.dense is not None:
-            requests.append(
-                models.QueryRequest(
-                    query=query.dense.tolist(),
-                    using=DENSE,
-                    filter=query_filter,
-                    limit=limit,
-                    with_payload=True,
-                    with_vector=[DENSE],
-                )
-            )
-        if sparse is not None:  # a query of stop words only has no terms: no keyword can match
-            requests.append(
-                models.QueryRequest(
-                    query=models.SparseVector(indices=sparse.indices, values=sparse.values),
-                    using=SPARSE,
-                    filter=query_filter,
-                    limit=limit,
-                    with_payload=True,
-                    with_vector=[DENSE],
-                )
-            )
-        if not requests:
+        sparse = None
+        if query.sparse is not None and query.sparse.indices:  # a query of stop words only has no terms
+            sparse = models.SparseVector(indices=query.sparse.indices, values=query.sparse.values)
+        dense = query.dense.tolist() if query.dense is not None else None
+        if dense is not None and sparse is not None:
+            return self._hybrid(target, query, dense, sparse, query_filter)
+        if dense is None and sparse is None:
             return []
         with self._lock:
-            responses = self._client.query_batch_points(collection or self._chunks_alias, requests=requests)
-        answers = [
-            [
-                Hit(
-                    id=str(p.id),
-                    score=float(p.score),
-                    payload=dict(p.payload or {}),
-                    dense=_dense_of(p.vector),
-                )
-                for p in response.points
-            ]
-            for response in responses
+            response = self._client.query_points(
+                target,
+                query=dense if dense is not None else sparse,
+                using=DENSE if dense is not None else SPARSE,
+                query_filter=query_filter,
+                limit=query.limit,
+                with_payload=True,
+            )
+        return [
+            Hit(
+                id=str(p.id),
+                score=float(p.score),
+                payload=dict(p.payload or {}),
+                similarity=float(p.score) if dense is not None else None,
+            )
+            for p in response.points
         ]
-        if hybrid:
-            assert query.dense is not None
-            return fuse(query.dense, answers[0], answers[1], query.weights, query.limit)
-        return answers[0]
+
+    def _hybrid(
+        self,
+        target: str,
+        query: ChunkQuery,
+        dense: list[float],
+        sparse: models.SparseVector,
+        query_filter: models.Filter | None,
+    ) -> list[Hit]:
+        """Both lists as ids and scores in one batch, stored vectors for the keyword-only candidates, then
+        payloads for the winners alone (see `freshrag.store.fusion`)."""
+        requests = [
+            models.QueryRequest(query=dense, using=DENSE, filter=query_filter, limit=query.prefetch),
+            models.QueryRequest(query=sparse, using=SPARSE, filter=query_filter, limit=query.prefetch),
+        ]
+        with self._lock:
+            by_meaning, by_keyword = self._client.query_batch_points(target, requests=requests)
+        cosines = {str(p.id): float(p.score) for p in by_meaning.points}
+        keyword = {str(p.id): float(p.score) for p in by_keyword.points}
+        unscored = [point_id for point_id in keyword if point_id not in cosines]
+        if unscored:
+            with self._lock:
+                records = self._client.retrieve(target, unscored, with_payload=False, with_vectors=[DENSE])
+            query_vector = np.asarray(dense, np.float32)
+            for record in records:
+                stored = _dense_of(record.vector)
+                if stored is not None:
+                    cosines[str(record.id)] = float(np.dot(query_vector, stored))
+        fused = fuse_scores(cosines, keyword, query.weights, query.limit)
+        with self._lock:
+            found = self._client.retrieve(target, [point_id for point_id, _ in fused], with_payload=True)
+        payloads = {str(record.id): dict(record.payload or {}) for record in found}
+        return [
+            Hit(id=point_id, score=score, payload=payloads[point_id], similarity=cosines[point_id])
+            for point_id, score in fused
+            if point_id in payloads
+        ]
 
     def count_chunks(self) -> int:
         with self._lock:
