@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import numpy as np
@@ -43,14 +45,26 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_up(folder: Path, data_dir: Path, **env: str) -> tuple[subprocess.Popen[bytes], httpx.Client]:
+def start_up(
+    folder: Path,
+    data_dir: Path,
+    *,
+    python: str = sys.executable,
+    cwd: Path | None = None,
+    log: Path | None = None,
+    **env: str,
+) -> tuple[subprocess.Popen[bytes], httpx.Client]:
+    """`freshrag up` on a free loopback port, once /readyz answers 200, in a session of its own so that
+    `stop` ends everything it started. `log` keeps its output (else it is dropped); with `python -m`,
+    `cwd` comes first on sys.path, so a build's own checkout (or a folder without one) belongs there."""
     port = free_port()
     environment = (
         os.environ | {"FRESHRAG_MODEL_CACHE_DIR": str(MODEL_CACHE), "FRESHRAG_LOG_LEVEL": "WARNING"} | env
     )
+    output: IO[bytes] | int = log.open("ab") if log is not None else subprocess.DEVNULL
     process = subprocess.Popen(
         [
-            sys.executable,
+            python,
             "-m",
             "freshrag.cli",
             "up",
@@ -60,22 +74,45 @@ def start_up(folder: Path, data_dir: Path, **env: str) -> tuple[subprocess.Popen
             str(port),
             "--data-dir",
             str(data_dir),
+            "--host",
+            "127.0.0.1",
         ],
         env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        cwd=cwd,
+        stdout=output,
+        stderr=output,
+        start_new_session=True,
     )
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+    if not isinstance(output, int):
+        output.close()  # the child holds its own copy
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30, trust_env=False)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            where = f"; see {log}" if log is not None else ""
+            raise RuntimeError(f"freshrag up exited with {process.returncode}{where}")
         try:
             if client.get("/readyz").status_code == 200:
                 return process, client
         except httpx.TransportError:
             pass
         time.sleep(0.2)
-    process.kill()
+    stop(process)
     raise RuntimeError("freshrag up did not become ready")
+
+
+def stop(process: subprocess.Popen[bytes], grace: float = 60) -> None:
+    """SIGTERM to the process group `start_up` made, then SIGKILL to whatever is left of it after `grace`."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
+    except ProcessLookupError:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # workers or children that outlived the leader
+    process.wait(timeout=10)
 
 
 def start_redis(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
