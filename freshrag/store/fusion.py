@@ -22,7 +22,11 @@ from freshrag.store.interfaces import Hit
 def fuse(
     query: np.ndarray, dense: list[Hit], keyword: list[Hit], weights: tuple[float, float], limit: int
 ) -> list[Hit]:
-    """The best `limit` of the union of `dense` and `keyword` (hits carrying their dense vectors)."""
+    """The best `limit` of the union of `dense` and `keyword` (hits carrying their unit-length dense vectors,
+    as the engine stores them for cosine). `query` need not be unit-length: it is normalised here, as the
+    engine normalises it for the dense search, so the cosine term stays within [-1, 1]."""
+    norm = float(np.linalg.norm(query))
+    query = query / norm if norm > 0 else query
     best_keyword = max((hit.score for hit in keyword), default=0.0)
     keyword_part = {hit.id: hit.score / best_keyword for hit in keyword} if best_keyword > 0 else {}
     candidates = {hit.id: hit for hit in [*keyword, *dense]}  # the dense hit wins: same point, same payload
