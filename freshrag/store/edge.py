@@ -322,7 +322,10 @@ class EdgeStore:
     def _read_pointer(self) -> str | None:
         if not self._pointer.is_file():
             return None
-        name = self._pointer.read_text(encoding="utf-8").strip()
+        try:
+            name = self._pointer.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StoreCorruptError(f"{self._pointer}: not a readable live pointer ({exc})") from None
         if name not in self._shards:
             raise StoreCorruptError(
                 f"{self._pointer}: names the collection {name!r}, which is not in {self._chunks_dir}"
@@ -355,7 +358,8 @@ def _open_shard(path: Path) -> qe.EdgeShard:
     try:
         return qe.EdgeShard.load(str(path))
     except Exception as exc:
-        raise StoreCorruptError(f"{path}: the shard cannot be opened ({exc})") from None
+        reason = " ".join(str(exc).split())  # the engine's message may span lines; ours is one
+        raise StoreCorruptError(f"{path}: the shard cannot be opened ({reason})") from None
 
 
 def _hold_folder(folder: Path) -> IO[str]:
