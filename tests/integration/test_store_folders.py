@@ -168,3 +168,30 @@ def test_the_command_reports_a_broken_data_dir_in_one_line(tmp_path: Path) -> No
     assert len(lines) == 1, finished.stderr
     assert str(bad) in lines[0]
     assert finished.stdout == ""
+
+
+def test_what_a_killed_process_was_creating_or_dropping_is_forgotten(tmp_path: Path) -> None:
+    """Collections are built and torn down under scratch/ and renamed in or out of chunks/ whole, so a kill
+    half-way leaves its debris only there, and the next start clears it instead of refusing to open."""
+    index = tmp_path / "index"
+    make_index(index)
+    store = EdgeStore(index)
+    store.create_chunk_collection("freshrag_chunks__model_2", DIMENSION)
+    point = ChunkPoint(
+        chunk_point_id("e", "0"), np.ones(DIMENSION), {"doc_id": "e"}, SparseVector([2], [1.0])
+    )
+    store.upsert_chunks([point], "freshrag_chunks__model_2")
+    store.create_chunk_collection("freshrag_chunks__model_3", DIMENSION)
+    store.drop_collection("freshrag_chunks__model_3")
+    store.close()
+    for debris in ("create-freshrag_chunks__model_4", "drop-freshrag_chunks__model_5"):
+        (index / "scratch" / debris / "segments").mkdir(parents=True)
+        (index / "scratch" / debris / "segments" / "half.dat").write_bytes(os.urandom(100))
+
+    reopened = EdgeStore(index)
+    try:
+        assert reopened.chunk_collections() == ["freshrag_chunks__model_1", "freshrag_chunks__model_2"]
+        assert reopened.chunk_ids("freshrag_chunks__model_2") == {point.id: "e"}
+        assert not (index / "scratch").exists()
+    finally:
+        reopened.close()
