@@ -3,6 +3,8 @@
 Layout under `<data dir>/index/`:
 
     chunks/<collection>/   an Edge shard: named vectors `dense` and `bm25` (IDF modifier), payload indexes
+    scratch/               collections being created or dropped; `chunks/` gains or loses a whole one by a
+                           rename, so a process killed half-way never leaves there a folder it cannot open
     live                   the name of the live collection; replaced atomically (write, fsync, rename)
     records.sqlite         document records (see `freshrag.store.records`)
     .lock                  held by the one process that owns the folder
@@ -59,6 +61,7 @@ class EdgeStore:
         self._folder = folder
         self._chunks_dir = folder / "chunks"
         self._pointer = folder / "live"
+        self._scratch = folder / "scratch"
         self._chunks_dir.mkdir(parents=True, exist_ok=True)
         self._lock_file = _hold_folder(folder)
         self._lock = threading.Lock()
@@ -71,6 +74,7 @@ class EdgeStore:
         except BaseException:
             self.close()
             raise
+        shutil.rmtree(self._scratch, ignore_errors=True)  # what a killed process was creating or dropping
 
     @property
     def folder(self) -> Path:
@@ -94,12 +98,17 @@ class EdgeStore:
         with self._lock:
             if name in self._shards:
                 return
-            path = self._chunks_dir / name
-            shutil.rmtree(path, ignore_errors=True)  # a creation interrupted before it was ever used
-            shard = qe.EdgeShard.create(str(path), _config(dimension))
+            staged = self._scratch / f"create-{name}"
+            shutil.rmtree(staged, ignore_errors=True)
+            staged.parent.mkdir(exist_ok=True)
+            shard = qe.EdgeShard.create(str(staged), _config(dimension))
             for field in _INDEXED_FIELDS:
                 shard.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Keyword))
-            self._shards[name] = shard
+            shard.close()
+            path = self._chunks_dir / name
+            staged.rename(path)
+            _fsync_dir(self._chunks_dir)
+            self._shards[name] = qe.EdgeShard.load(str(path))
 
     def chunk_collections(self) -> list[str]:
         with self._lock:
@@ -119,13 +128,19 @@ class EdgeStore:
             self._live = collection
 
     def drop_collection(self, name: str) -> None:
-        if name == self._live:
-            raise ValueError(f"{name} is live; swap the alias away first")
-        with self._lock:
+        with self._lock:  # under the lock: a swap to `name` cannot slip in between the check and the drop
+            if name == self._live:
+                raise ValueError(f"{name} is live; swap the alias away first")
             shard = self._shards.pop(name, None)
-        if shard is not None:
+            if shard is None:
+                return
             shard.close()
-        shutil.rmtree(self._chunks_dir / name, ignore_errors=True)
+            doomed = self._scratch / f"drop-{name}"
+            shutil.rmtree(doomed, ignore_errors=True)
+            doomed.parent.mkdir(exist_ok=True)
+            (self._chunks_dir / name).rename(doomed)
+            _fsync_dir(self._chunks_dir)
+        shutil.rmtree(doomed, ignore_errors=True)
 
     def ping(self) -> None:
         self._shard(None).count(qe.CountRequest(exact=False))
@@ -357,7 +372,10 @@ class EdgeStore:
     def _read_pointer(self) -> str | None:
         if not self._pointer.is_file():
             return None
-        name = self._pointer.read_text(encoding="utf-8").strip()
+        try:
+            name = self._pointer.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StoreCorruptError(f"{self._pointer}: not a readable live pointer ({exc})") from None
         if name not in self._shards:
             raise StoreCorruptError(
                 f"{self._pointer}: names the collection {name!r}, which is not in {self._chunks_dir}"
@@ -390,7 +408,8 @@ def _open_shard(path: Path) -> qe.EdgeShard:
     try:
         return qe.EdgeShard.load(str(path))
     except Exception as exc:
-        raise StoreCorruptError(f"{path}: the shard cannot be opened ({exc})") from None
+        reason = " ".join(str(exc).split())  # the engine's message may span lines; ours is one
+        raise StoreCorruptError(f"{path}: the shard cannot be opened ({reason})") from None
 
 
 def _hold_folder(folder: Path) -> IO[str]:

@@ -40,7 +40,10 @@ def fuse_scores(
 def fuse(
     query: np.ndarray, dense: list[Hit], keyword: list[Hit], weights: tuple[float, float], limit: int
 ) -> list[Hit]:
-    """The best `limit` of the union of `dense` and `keyword`, for hits that carry their dense vectors."""
+    """The best `limit` of the union of `dense` and `keyword`, for hits that carry their unit-length dense
+    vectors. `query` need not be unit-length: it is normalised here, as the engine normalises it."""
+    norm = float(np.linalg.norm(query))
+    query = query / norm if norm > 0 else query
     candidates = {hit.id: hit for hit in [*keyword, *dense]}
     cosines = {
         point_id: float(np.dot(query, hit.dense)) if hit.dense is not None else 0.0

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from freshrag.documents import DocumentRecord
@@ -109,11 +110,14 @@ def _copy_records(client: Any, store: EdgeStore, bar: Progress) -> None:
 
 
 def _progress() -> Progress:
+    # On stderr: the move runs inside whatever command opened the store first, and `freshrag search --json`
+    # must still print nothing but JSON on stdout.
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
+        console=Console(stderr=True),
         transient=False,
     )
 

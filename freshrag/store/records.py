@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from freshrag.documents import DocStatus, DocumentRecord
+from freshrag.store.interfaces import StoreCorruptError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -33,11 +34,17 @@ class RecordTable:
     """Document records in one SQLite file. Thread-safe (one connection behind a lock)."""
 
     def __init__(self, path: Path) -> None:
+        """Open (or create) the table at `path`; raises `StoreCorruptError` naming the file when it is not a
+        readable SQLite database, before writing anything to it."""
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise StoreCorruptError(f"{path}: not a freshrag record table ({exc})") from None
 
     def get(self, doc_id: str) -> DocumentRecord | None:
         with self._lock:
