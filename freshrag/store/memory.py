@@ -18,7 +18,7 @@ import math
 import random
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -225,7 +225,7 @@ class MemoryStore:
 def _dense_hits(candidates: dict[str, _Chunk], query: np.ndarray, limit: int) -> list[Hit]:
     unit = _unit(query)
     scored = [(float(np.dot(unit, chunk.dense)), point_id) for point_id, chunk in candidates.items()]
-    return _best(scored, candidates, limit)
+    return [replace(hit, similarity=hit.score) for hit in _best(scored, candidates, limit)]
 
 
 def _keyword_hits(
