@@ -233,10 +233,11 @@ class EdgeStore:
             using = qe.Query.Nearest(qe.SparseVector(sparse.indices, sparse.values), using=SPARSE)
         else:
             return []  # a keyword query of stop words only: no term can match
+        spare = _canary_room(query)
         points = shard.query(
-            qe.QueryRequest(query=using, filter=query_filter, limit=query.limit, with_payload=True)
+            qe.QueryRequest(query=using, filter=query_filter, limit=query.limit + spare, with_payload=True)
         )
-        return [
+        hits = [
             Hit(
                 id=str(p.id),
                 score=float(p.score),
@@ -245,6 +246,7 @@ class EdgeStore:
             )
             for p in points
         ]
+        return _without_canary(hits, query)
 
     def _hybrid(
         self,
@@ -279,17 +281,18 @@ class EdgeStore:
                 if isinstance(vectors, dict) and DENSE in vectors:
                     stored = np.asarray(vectors[DENSE], np.float32)
                     cosines[str(record.id)] = float(np.dot(np.asarray(dense, np.float32), stored))
-        fused = fuse_scores(cosines, keyword, query.weights, query.limit)
+        fused = fuse_scores(cosines, keyword, query.weights, query.limit + _canary_room(query))
         winners = _point_ids([point_id for point_id, _ in fused])
         payloads = {
             str(r.id): dict(r.payload or {})
             for r in shard.retrieve(winners, with_payload=True, with_vector=False)
         }
-        return [
+        hits = [
             Hit(id=point_id, score=score, payload=payloads[point_id], similarity=cosines[point_id])
             for point_id, score in fused
             if point_id in payloads
         ]
+        return _without_canary(hits, query)
 
     def count_chunks(self) -> int:
         return int(self._shard(None).count(qe.CountRequest(exact=True)))
@@ -385,7 +388,13 @@ class EdgeStore:
 
 def _config(dimension: int) -> qe.EdgeConfig:
     return qe.EdgeConfig(
-        vectors={DENSE: qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine)},
+        # Half-precision storage halves what a brute-force search reads (5.9 against 11.1 ms over 100k
+        # vectors here); unit vectors lose nothing a ranking notices.
+        vectors={
+            DENSE: qe.EdgeVectorParams(
+                size=dimension, distance=qe.Distance.Cosine, datatype=qe.VectorStorageDatatype.Float16
+            )
+        },
         sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
     )
 
@@ -441,10 +450,19 @@ def _match(key: str, value: str) -> qe.Filter:
 
 
 def _filter(query: ChunkQuery) -> qe.Filter | None:
-    must: list[Any] = [qe.FieldCondition(key=k, match=qe.MatchValue(v)) for k, v in query.where.items()]
-    must_not: list[Any] = (
-        [qe.FieldCondition(key="source_kind", match=qe.MatchValue("canary"))] if query.hides_canary else []
-    )
-    if not must and not must_not:
+    """The query's `where` as a filter. The canary is not filtered out here: on plain segments a filter is
+    checked point by point (it doubled a dense search over 100k chunks), and the canary is one chunk, so
+    one more result is fetched instead and the canary dropped from it (`_without_canary`)."""
+    if not query.where:
         return None
-    return qe.Filter(must=must or None, must_not=must_not or None)
+    return qe.Filter(must=[qe.FieldCondition(key=k, match=qe.MatchValue(v)) for k, v in query.where.items()])
+
+
+def _canary_room(query: ChunkQuery) -> int:
+    return 1 if query.hides_canary else 0
+
+
+def _without_canary(hits: list[Hit], query: ChunkQuery) -> list[Hit]:
+    if query.hides_canary:
+        hits = [hit for hit in hits if hit.payload.get("source_kind") != "canary"]
+    return hits[: query.limit]

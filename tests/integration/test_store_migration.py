@@ -146,7 +146,9 @@ def assert_moved(store: EdgeStore, legacy: Legacy) -> None:
         for point_id, vector in vectors.items():
             payload, copied = moved[point_id]
             assert payload == legacy.payloads[name][point_id]
-            np.testing.assert_allclose(copied, vector, rtol=0, atol=1e-6)
+            np.testing.assert_allclose(
+                copied, vector, rtol=0, atol=1e-3
+            )  # as stored: the embedded store keeps float16
     assert store.count_chunks() == len(legacy.vectors[LIVE])
     assert store.get_records(list(legacy.records)) == legacy.records
     assert sorted(r.doc_id for r in store.records()) == sorted(legacy.records)
