@@ -96,6 +96,14 @@ def test_eval_scores_a_beir_dataset(shared_data: Path, tmp_path: Path, env: dict
     assert set(scores) >= {"ndcg_at_10", "recall_at_10", "recall_at_100", "mrr_at_10"}
     assert scores["ndcg_at_10"] > 0.6  # a small corpus is easier than the full 5,183 documents
     assert scores["recall_at_100"] >= scores["recall_at_10"]
+    assert (scores["mode"], scores["weights"]) == ("hybrid", [1.0, 1.0])  # the default without a golden set
+
+    keyword = run(["eval", "--dataset", str(dataset), "--mode", "keyword", "--json"], env, tmp_path)
+    assert keyword.returncode == 0, keyword.stderr
+    assert json.loads(keyword.stdout.strip().splitlines()[-1])["mode"] == "keyword"
+    unknown = run(["eval", "--dataset", str(dataset), "--mode", "semantic"], env, tmp_path)
+    assert unknown.returncode == 2
+    assert "mode: 'semantic' is not a search mode" in unknown.stderr
 
     missing = run(["eval", "--dataset", str(tmp_path / "nowhere")], env, tmp_path)
     assert missing.returncode == 2
