@@ -165,6 +165,7 @@ class ModelCatalog:
                 self._settings.embedding_backend,
                 self._settings.models_dir,
                 self._settings.embedding_batch_size,
+                threads=self._settings.embedding_threads,
             )
             self._loaded[run.version] = loaded
             self._evict(keep=run.version)

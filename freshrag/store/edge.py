@@ -50,6 +50,9 @@ log = logging.getLogger(__name__)
 
 _PAGE = 1024
 _WRITE_BATCH = 512
+# A hybrid search reads ids first and payloads after; a re-index between the two retries the search (the
+# new chunks are written before the old are deleted, so the next read finds the document).
+_READ_ATTEMPTS = 5
 _INDEXED_FIELDS = ("doc_id", "source_kind", "root", "uri", "title")
 _CONFIG_FILE = "edge_config.json"
 
@@ -226,7 +229,12 @@ class EdgeStore:
         sparse = query.sparse if query.sparse is not None and query.sparse.indices else None
         dense = query.dense.tolist() if query.dense is not None else None
         if dense is not None and sparse is not None:
-            return self._hybrid(shard, query, dense, sparse, query_filter)
+            for attempt in range(1, _READ_ATTEMPTS + 1):
+                found = self._hybrid(
+                    shard, query, dense, sparse, query_filter, last=attempt == _READ_ATTEMPTS
+                )
+                if found is not None:
+                    return found
         if dense is not None:
             using: Any = qe.Query.Nearest(dense, using=DENSE)
         elif sparse is not None:
@@ -255,7 +263,9 @@ class EdgeStore:
         dense: list[float],
         sparse: SparseVector,
         query_filter: qe.Filter | None,
-    ) -> list[Hit]:
+        *,
+        last: bool,
+    ) -> list[Hit] | None:
         """Both lists as ids and scores in one batch; stored vectors for the keyword-only candidates; payloads
         for the winners alone (payloads are the costly part of a read)."""
         by_meaning, by_keyword = shard.query_batch(
@@ -287,6 +297,8 @@ class EdgeStore:
             str(r.id): dict(r.payload or {})
             for r in shard.retrieve(winners, with_payload=True, with_vector=False)
         }
+        if len(payloads) < len(fused) and not last:
+            return None  # a winner was deleted between the two reads (a document re-indexed): read again
         hits = [
             Hit(id=point_id, score=score, payload=payloads[point_id], similarity=cosines[point_id])
             for point_id, score in fused

@@ -34,6 +34,9 @@ from freshrag.store.interfaces import (
 DOCUMENTS = "freshrag_documents"
 _SCROLL_PAGE = 1024
 _WRITE_BATCH = 256
+# A hybrid search reads ids first and payloads after; a re-index between the two retries the search (the
+# new chunks are written before the old are deleted, so the next read finds the document).
+_READ_ATTEMPTS = 5
 _INDEXED_FIELDS = ("doc_id", "source_kind", "root", "uri", "title")
 
 
@@ -232,7 +235,12 @@ class ServerStore:
             sparse = models.SparseVector(indices=query.sparse.indices, values=query.sparse.values)
         dense = query.dense.tolist() if query.dense is not None else None
         if dense is not None and sparse is not None:
-            return self._hybrid(target, query, dense, sparse, query_filter)
+            for attempt in range(1, _READ_ATTEMPTS + 1):
+                found = self._hybrid(
+                    target, query, dense, sparse, query_filter, last=attempt == _READ_ATTEMPTS
+                )
+                if found is not None:
+                    return found
         if dense is None and sparse is None:
             return []
         with self._lock:
@@ -261,7 +269,9 @@ class ServerStore:
         dense: list[float],
         sparse: models.SparseVector,
         query_filter: models.Filter | None,
-    ) -> list[Hit]:
+        *,
+        last: bool,
+    ) -> list[Hit] | None:
         """Both lists as ids and scores in one batch, stored vectors for the keyword-only candidates, then
         payloads for the winners alone (see `freshrag.store.fusion`)."""
         requests = [
@@ -285,6 +295,8 @@ class ServerStore:
         with self._lock:
             found = self._client.retrieve(target, [point_id for point_id, _ in fused], with_payload=True)
         payloads = {str(record.id): dict(record.payload or {}) for record in found}
+        if len(payloads) < len(fused) and not last:
+            return None  # a winner was deleted between the two reads (a document re-indexed): read again
         return [
             Hit(id=point_id, score=score, payload=payloads[point_id], similarity=cosines[point_id])
             for point_id, score in fused
