@@ -84,3 +84,21 @@ def test_the_api_takes_a_mode_and_refuses_unknown_modes_weights_and_blank_querie
         assert client.get("/search", params={"q": "door", "weights": "one,two"}).status_code == 400
         assert client.get("/search", params={"q": "   "}).status_code == 422
         assert client.post("/search", json={"query": " \n\t"}).status_code == 422
+
+
+def test_a_search_does_not_wait_for_a_documents_embedding(runtime: Runtime, tmp_path: Path) -> None:
+    import threading
+
+    index_notes(runtime, tmp_path)
+    long_batch = [f"Paragraph {n} of a very long report about storage rooms and keys." for n in range(4000)]
+    embedding = threading.Thread(target=runtime.embedder.embed, args=(long_batch,))
+    embedding.start()
+    try:
+        while not embedding.is_alive():
+            pass
+        answers = [runtime.search.search(code, 3).results for code in CODES[:5]]
+        still_embedding = embedding.is_alive()  # the searches finished while the document model was busy
+    finally:
+        embedding.join()
+    assert still_embedding
+    assert all(answers)
