@@ -154,8 +154,10 @@ class ChangeQueue:
         return True
 
     def retry(self, change: Change, attempt: int, countdown: float) -> None:
-        """Send `change` again as attempt number `attempt`, to run in `countdown` seconds."""
+        """Send `change` again as attempt number `attempt`, to run in `countdown` seconds. Its document stays
+        claimed meanwhile (see `PendingChanges.retrying`): the change is still pending, not gone."""
         with _broker_errors():
+            self._pending.retrying(change.doc_id, change.detected_at)
             self._client.send_task(
                 INDEX_DOCUMENT,
                 kwargs={"change": change.to_message(), "attempt": attempt},
