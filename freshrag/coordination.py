@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import redis
 
+from freshrag.backfill import BackfillProgress
 from freshrag.dead_letters import DeadLetters, RedisDeadLetters, SqliteDeadLetters
 from freshrag.health.state import CHANGES, QUERIES, HealthState, RedisHealthState, SqliteHealthState
 from freshrag.locks import DocumentLocks, InProcessLocks, RedisLocks
@@ -55,7 +56,9 @@ def open_coordination(settings: Settings) -> Coordination:
         journal = RedisEntryJournal(client)
         health = RedisHealthState(client, caps)
         feedback = open_feedback(settings, client)
-    queue = ChangeQueue(make_client(settings), pending, settings.task_expires_seconds)
+    queue = ChangeQueue(
+        make_client(settings), pending, settings.task_expires_seconds, backfill=BackfillProgress(health)
+    )
     return Coordination(queue, pending, locks, dead_letters, journal, health, feedback)
 
 

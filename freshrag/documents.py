@@ -30,6 +30,15 @@ class SourceKind(StrEnum):
     CANARY = "canary"  # freshrag's own synthetic probe document, never shown in search results
 
 
+class Origin(StrEnum):
+    """Why a change was made. Live: someone edited a document, and waits to find it searchable (the freshness
+    SLO). Backfill: a bulk load (the start-up or a scheduled reconcile, `freshrag ingest`, a burst of files
+    copied in at once), reported with its progress and measured apart from live edits."""
+
+    LIVE = "live"
+    BACKFILL = "backfill"
+
+
 @dataclass(frozen=True)
 class Change:
     """One detected change of one document. The worker re-reads the document's current state (the file,
@@ -43,6 +52,7 @@ class Change:
     detected_at: float = field(default_factory=time.time)
     version: int | None = None
     root: str | None = None
+    origin: Origin = Origin.LIVE
 
     def to_message(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,6 +67,7 @@ class Change:
             detected_at=float(data["detected_at"]),
             version=None if data.get("version") is None else int(data["version"]),
             root=data.get("root"),
+            origin=Origin(data.get("origin", Origin.LIVE.value)),  # messages queued by an older version
         )
 
 

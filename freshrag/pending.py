@@ -6,6 +6,10 @@ while it works gets a task of its own; that task waits until `interval` seconds 
 began, so a burst of saves within one interval costs at most two index runs (the first change is never
 delayed: an edit to a quiet document is indexed at once).
 
+A run that fails and is sent again keeps its document claimed, with the original detection time, until the
+retry starts: the change is still waiting (queue depth, oldest pending age and `/documents/{id}` say so),
+only for its retry rather than for its first run.
+
 A claim lapses with the task expiry, so a lost message cannot silence a document for good.
 """
 
@@ -26,6 +30,11 @@ class PendingChanges(Protocol):
 
     def started(self, doc_id: str) -> None:
         """The worker has started on `doc_id`: later changes need a task of their own."""
+        ...
+
+    def retrying(self, doc_id: str, detected_at: float) -> None:
+        """A run of `doc_id` failed and is sent again: keep it pending, as detected at `detected_at` (or
+        earlier, when a change already waiting was detected earlier), until the retry starts."""
         ...
 
     def waiting(self, doc_id: str) -> float | None:
@@ -66,6 +75,14 @@ class InProcessPending:
             if len(self._last_run) > 10_000:  # forget runs older than the interval
                 self._last_run = {d: t for d, t in self._last_run.items() if now - t < self._interval}
 
+    def retrying(self, doc_id: str, detected_at: float) -> None:
+        now = time.monotonic()
+        with self._lock:
+            held = self._claims.get(doc_id)
+            if held is not None and now - held[1] < self._ttl:
+                detected_at = min(detected_at, held[0])
+            self._claims[doc_id] = (detected_at, now)
+
     def waiting(self, doc_id: str) -> float | None:
         with self._lock:
             held = self._claims.get(doc_id)
@@ -91,6 +108,17 @@ end
 return -1
 """
 
+# Claim for a retry whatever holds the claim now, keeping the earlier detection time.
+_RETRYING = """
+local detected = ARGV[1]
+local held = redis.call('GET', KEYS[1])
+if held and tonumber(held) < tonumber(detected) then
+  detected = held
+end
+redis.call('SET', KEYS[1], detected, 'PX', ARGV[2])
+redis.call('ZADD', KEYS[2], detected, ARGV[3])
+"""
+
 
 class RedisPending:
     """Claims in Redis, shared by every ingress process and worker of a distributed deployment."""
@@ -104,6 +132,7 @@ class RedisPending:
         self._ttl_ms = int(ttl_seconds * 1000)
         self._interval_ms = int(interval_seconds * 1000)
         self._claim = client.register_script(_CLAIM)
+        self._retrying = client.register_script(_RETRYING)
 
     def claim(self, doc_id: str, detected_at: float) -> float | None:
         keys = [self.PREFIX + doc_id, self.INDEX, self.LAST_RUN + doc_id]
@@ -117,6 +146,10 @@ class RedisPending:
         if self._interval_ms > 0:
             pipe.set(self.LAST_RUN + doc_id, 1, px=self._interval_ms)
         pipe.execute()
+
+    def retrying(self, doc_id: str, detected_at: float) -> None:
+        keys = [self.PREFIX + doc_id, self.INDEX]
+        self._retrying(keys=keys, args=[repr(detected_at), self._ttl_ms, doc_id])
 
     def waiting(self, doc_id: str) -> float | None:
         value = self._client.get(self.PREFIX + doc_id)

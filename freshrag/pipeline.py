@@ -20,7 +20,7 @@ import numpy as np
 
 from freshrag.catalog import Target
 from freshrag.chunking import Chunk, Chunker
-from freshrag.documents import Change, DocStatus, DocumentRecord, Op, SourceKind, content_hash
+from freshrag.documents import Change, DocStatus, DocumentRecord, Op, Origin, SourceKind, content_hash
 from freshrag.health.activity import Activity
 from freshrag.locks import DocumentLocks
 from freshrag.parsing import Failed, ParsedDocument, Skipped, parse_file
@@ -331,7 +331,10 @@ class Indexer:
         if outcome.outcome in ("indexed", "unchanged", "deleted"):
             now = self._clock()
             latency = max(now - change.detected_at, 0.0)
-            self._metrics.update_latency.labels(kind, op).observe(latency)
+            if change.origin is Origin.BACKFILL:
+                self._metrics.backfill_latency.labels(kind, op).observe(latency)
+            else:
+                self._metrics.update_latency.labels(kind, op).observe(latency)
             if outcome.outcome == "indexed" and plan.source_time is not None:
                 since_source = now - plan.source_time
                 if 0 <= since_source <= _SOURCE_TIME_HORIZON:

@@ -2,7 +2,8 @@
 
 Ingress (watcher, API) enqueues through `ChangeQueue` and never imports task code; workers register the
 tasks under these names. A change is enqueued only if its document has no change already waiting
-(coalescing, see `freshrag.pending`).
+(coalescing, see `freshrag.pending`); a live change that is part of a burst is sent as a backfill (see
+`freshrag.backfill`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from celery import Celery
 from celery.schedules import crontab
 from kombu.exceptions import OperationalError
 
-from freshrag.documents import Change
+from freshrag.backfill import BackfillProgress, BurstDetector
+from freshrag.documents import Change, Origin
 from freshrag.pending import PendingChanges
 from freshrag.settings import Settings, cron_fields
 
@@ -121,10 +123,19 @@ def make_client(settings: Settings) -> Celery:
 class ChangeQueue:
     """Enqueues index and reconcile tasks by name, with an expiry on every message."""
 
-    def __init__(self, client: Celery, pending: PendingChanges, expires_seconds: float) -> None:
+    def __init__(
+        self,
+        client: Celery,
+        pending: PendingChanges,
+        expires_seconds: float,
+        backfill: BackfillProgress | None = None,
+        bursts: BurstDetector | None = None,
+    ) -> None:
         self._client = client
         self._pending = pending
         self._expires = expires_seconds
+        self._backfill = backfill
+        self._bursts = bursts or BurstDetector()
 
     @property
     def pending(self) -> PendingChanges:
@@ -134,6 +145,7 @@ class ChangeQueue:
         """Enqueue `change` unless one for the same document is already waiting; True if enqueued.
         Raises `BrokerUnavailableError` when the queue cannot take it. Resending a change that failed
         to send passes `coalesce=False`: its claim may have outlived the failed send."""
+        change = self._bursts.classify(change)
         with _broker_errors():
             wait = self._pending.claim(change.doc_id, change.detected_at)
             if wait is None and coalesce:
@@ -151,11 +163,15 @@ class ChangeQueue:
                 with contextlib.suppress(Exception):
                     self._pending.started(change.doc_id)
                 raise
+        if change.origin is Origin.BACKFILL and self._backfill is not None:
+            self._backfill.queued()
         return True
 
     def retry(self, change: Change, attempt: int, countdown: float) -> None:
-        """Send `change` again as attempt number `attempt`, to run in `countdown` seconds."""
+        """Send `change` again as attempt number `attempt`, to run in `countdown` seconds. Its document stays
+        claimed meanwhile (see `PendingChanges.retrying`): the change is still pending, not gone."""
         with _broker_errors():
+            self._pending.retrying(change.doc_id, change.detected_at)
             self._client.send_task(
                 INDEX_DOCUMENT,
                 kwargs={"change": change.to_message(), "attempt": attempt},

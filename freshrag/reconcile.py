@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 
-from freshrag.documents import Change, DocStatus, DocumentRecord, Op
+from freshrag.documents import Change, DocStatus, DocumentRecord, Op, Origin
 from freshrag.sources import FileState, IgnoreRules, WatchedFolder, display_name, is_valid_name, scan_folder
 from freshrag.store import Store
 
@@ -16,7 +17,8 @@ def plan_reconcile(
     folder: WatchedFolder, files: dict[str, FileState], records: Iterable[DocumentRecord], prefix: str = ""
 ) -> list[Change]:
     """Changes that make the index match `files`: new or modified files (by size and mtime), files whose
-    last attempt failed, and indexed documents whose file is gone."""
+    last attempt failed, and indexed documents whose file is gone. They are a backfill (`Origin.BACKFILL`):
+    a reconcile catches up on a folder, nobody waits on each of its changes."""
     root_id = folder.change_for("").doc_id
     id_prefix = f"{root_id}{prefix.rstrip('/')}/" if prefix else root_id
     known: dict[str, DocumentRecord] = {}
@@ -36,7 +38,7 @@ def plan_reconcile(
     for gone in known.values():
         relative = gone.doc_id.removeprefix(root_id)
         changes.append(folder.change_for(relative, Op.DELETE))
-    return changes
+    return [replace(change, origin=Origin.BACKFILL) for change in changes]
 
 
 def folder_changes(store: Store, folder: WatchedFolder, rules: IgnoreRules, prefix: str = "") -> list[Change]:

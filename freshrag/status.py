@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from freshrag.backfill import BackfillProgress
 from freshrag.documents import DocStatus
 from freshrag.health import drift
 from freshrag.health.activity import CHANGES_SHOWN, freshness, knowledge_gaps
@@ -17,15 +18,16 @@ from freshrag.health.state import CHANGES, QUERIES
 from freshrag.runtime import Runtime
 
 PROBLEMS_SHOWN = 50
-# Freshness percentiles are taken over this many of the latest applied changes.
+# Freshness percentiles are taken over at most this many of the latest applied changes (the live ones of the
+# recent window, see `freshness`).
 FRESHNESS_WINDOW = 1000
 
 
 def collect_status(runtime: Runtime, *, show_queries: bool = True) -> dict[str, Any]:
     """Documents by status, chunks, backlog, the documents not indexed with their reasons, and the health
-    picture: freshness of recent changes, the canary, drift, retrieval quality and knowledge gaps. Without
-    `show_queries` (a caller without the admin token) the gaps, which are users' queries, are left out and
-    only counted, in `knowledge_gaps_hidden`."""
+    picture: freshness of recent live changes, the progress of the latest backfill, the canary, drift,
+    retrieval quality and knowledge gaps. Without `show_queries` (a caller without the admin token) the gaps,
+    which are users' queries, are left out and only counted, in `knowledge_gaps_hidden`."""
     letters = runtime.dead_letters.all()
     problems = [
         letter.as_record(runtime.store.get_record(letter.change.doc_id)).to_public() for letter in letters
@@ -53,7 +55,8 @@ def collect_status(runtime: Runtime, *, show_queries: bool = True) -> dict[str, 
         "watched_folders": [str(folder.path) for folder in runtime.folders],
         "workers_alive": len(health.alive(now - ALIVE_SECONDS)),
         "problems": problems[:PROBLEMS_SHOWN],
-        "freshness": freshness(changes),
+        "freshness": freshness(changes, now),
+        "backfill": BackfillProgress(health).summary(),
         "recent_changes": [entry for entry in changes if entry.get("source_kind") != "canary"][
             :CHANGES_SHOWN
         ],

@@ -11,8 +11,9 @@ from typing import Any
 
 from celery.exceptions import Reject
 
+from freshrag.backfill import BackfillProgress
 from freshrag.dead_letters import dead_letter
-from freshrag.documents import Change, Op, SourceKind
+from freshrag.documents import Change, Op, Origin, SourceKind
 from freshrag.queue import INDEX_DOCUMENT, RECONCILE_FOLDER, RECONCILE_WATCHED, SYNC_REPOSITORY
 from freshrag.reconcile import folder_changes
 from freshrag.repositories import GitError, clone_folder, pull
@@ -50,10 +51,16 @@ def index_document(change: dict[str, Any], attempt: int = 1) -> dict[str, Any]:
     except Exception as exc:
         return _failed(runtime, parsed, attempt, exc)
     runtime.dead_letters.discard(parsed.doc_id)
+    _backfill_done(runtime, parsed)
     if cms:
         received_at = journalled.received_at if journalled is not None else parsed.detected_at
         runtime.journal.mark_applied(parsed.doc_id, received_at)
     return asdict(outcome)
+
+
+def _backfill_done(runtime: Runtime, change: Change) -> None:
+    if change.origin is Origin.BACKFILL:
+        BackfillProgress(runtime.health).done()
 
 
 def _failed(runtime: Runtime, change: Change, attempt: int, exc: Exception) -> dict[str, Any]:
@@ -71,6 +78,7 @@ def _failed(runtime: Runtime, change: Change, attempt: int, exc: Exception) -> d
             if change.source_kind is SourceKind.CMS:  # kept as a dead letter now, not resubmitted by sweeps
                 runtime.journal.mark_applied(change.doc_id, change.detected_at)
             runtime.metrics.events.labels(change.source_kind.value, change.op.value, "dead_letter").inc()
+            _backfill_done(runtime, change)
             return {"doc_id": change.doc_id, "outcome": "dead_letter", "reason": str(exc)}
         countdown = _backoff(attempt - 1, settings.retry_backoff_max_seconds)
         log.warning(

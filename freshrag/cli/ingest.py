@@ -5,13 +5,15 @@ from __future__ import annotations
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from freshrag.documents import Change
+from freshrag.backfill import BackfillProgress
+from freshrag.documents import Change, Origin
 from freshrag.pipeline import Outcome
 from freshrag.reconcile import folder_changes
 from freshrag.runtime import Runtime
@@ -22,14 +24,15 @@ _BATCH = 128
 
 
 def plan_ingest(runtime: Runtime, paths: list[Path]) -> list[Change]:
-    """Changes that bring the index in line with `paths` (folders are reconciled, files taken as they are)."""
+    """Changes that bring the index in line with `paths` (folders are reconciled, files taken as they are),
+    all of them a backfill."""
     changes: list[Change] = []
     for path in paths:
         if path.is_dir():
             changes.extend(folder_changes(runtime.store, WatchedFolder.of(path), runtime.rules))
         elif path.exists():
             folder = WatchedFolder.of(path.resolve().parent)
-            changes.append(folder.change_for(path.name))
+            changes.append(replace(folder.change_for(path.name), origin=Origin.BACKFILL))
         else:
             raise FileNotFoundError(f"{path}: no such file or folder")
     return changes
@@ -37,6 +40,8 @@ def plan_ingest(runtime: Runtime, paths: list[Path]) -> list[Change]:
 
 def run_ingest(runtime: Runtime, paths: list[Path], console: Console) -> list[Outcome]:
     changes = plan_ingest(runtime, paths)
+    backfill = BackfillProgress(runtime.health)
+    backfill.queued(len(changes))
     started = time.perf_counter()
     outcomes: list[Outcome] = []
     columns = (
@@ -53,6 +58,7 @@ def run_ingest(runtime: Runtime, paths: list[Path], console: Console) -> list[Ou
         with ThreadPoolExecutor(max_workers=2) as pool:
             for done in pool.map(runtime.indexer.apply_many, batches):
                 outcomes.extend(done)
+                backfill.done(len(done))
                 embedded = sum(outcome.embedded for outcome in outcomes)
                 progress.update(task, advance=len(done), chunks=embedded)
     _summarise(console, outcomes, time.perf_counter() - started)

@@ -8,6 +8,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from freshrag.backfill import describe
+
 
 def when(timestamp: float | None) -> str:
     if timestamp is None:
@@ -79,13 +81,19 @@ def print_status(console: Console, status: dict[str, Any]) -> None:
 
 def _health_rows(table: Table, status: dict[str, Any]) -> None:
     fresh = status.get("freshness") or {}
+    window = f"{fresh.get('window_seconds', 0) / 60:g} min"
     if fresh.get("changes"):
         share = f"{fresh['within_slo']:.1%} within {fresh['slo_seconds']:g} s"
         table.add_row(
             "freshness",
             f"p50 {seconds(fresh['p50_seconds'])}, p99 {seconds(fresh['p99_seconds'])} "
-            f"({fresh['changes']} latest changes; {share})",
+            f"({fresh['changes']} live changes in the last {window}; {share})",
         )
+    elif fresh:
+        table.add_row("freshness", f"no live changes in the last {window}")
+    backfill = describe(status.get("backfill"))
+    if backfill:
+        table.add_row("backfill", backfill.removeprefix("backfill: "))
     canary = (status.get("canary") or {}).get("last")
     if canary:
         colour = "green" if canary["outcome"] == "found" else "red"

@@ -13,12 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from freshrag.documents import Change, Op, SourceKind
+from freshrag.documents import Change, Op, Origin, SourceKind
 from freshrag.health.state import CHANGES, QUERIES, HealthState
 
 log = logging.getLogger(__name__)
 
 FRESHNESS_SLO_SECONDS = 60.0
+# Freshness is judged over the live changes of this recent window: what the status says is true now, and a
+# quiet hour is not a failing one.
+FRESHNESS_WINDOW_SECONDS = 900.0
 CHANGES_SHOWN = 20
 GAPS_SHOWN = 20
 QUERY_BACKLOG = 10_000
@@ -45,6 +48,7 @@ class Activity:
             "uri": change.uri,
             "source_kind": change.source_kind.value,
             "op": Op.DELETE.value if outcome == "deleted" else Op.UPSERT.value,
+            "origin": change.origin.value,
             "outcome": outcome,
             "latency_seconds": None if latency is None else round(latency, 4),
             "at": self._clock(),
@@ -97,31 +101,35 @@ def decode_vectors(encoded: list[str]) -> np.ndarray:
     return np.vstack(rows).astype(np.float32) if rows else np.zeros((0, 0), dtype=np.float32)
 
 
-def freshness(changes: list[dict[str, Any]], slo_seconds: float = FRESHNESS_SLO_SECONDS) -> dict[str, Any]:
-    """p50 and p99 latency of recent applied changes (the canary excluded), and the share within the SLO."""
+def freshness(
+    changes: list[dict[str, Any]],
+    now: float,
+    slo_seconds: float = FRESHNESS_SLO_SECONDS,
+    window_seconds: float = FRESHNESS_WINDOW_SECONDS,
+) -> dict[str, Any]:
+    """p50 and p99 latency of the live changes applied within `window_seconds` before `now`, and the share
+    within the SLO. Backfills and the canary are left out; with no live change in the window there is
+    nothing to judge (`changes` 0, the figures None), which is not a failure."""
     latencies = np.array(
         [
             entry["latency_seconds"]
             for entry in changes
-            if entry.get("latency_seconds") is not None and entry.get("source_kind") != "canary"
+            if entry.get("latency_seconds") is not None
+            and entry.get("source_kind") != SourceKind.CANARY.value
+            and entry.get("origin", Origin.LIVE.value) == Origin.LIVE.value
+            and entry.get("at", now) >= now - window_seconds
         ],
         dtype=np.float64,
     )
+    judged = {"slo_seconds": slo_seconds, "window_seconds": window_seconds}
     if latencies.size == 0:
-        return {
-            "changes": 0,
-            "p50_seconds": None,
-            "p99_seconds": None,
-            "within_slo": None,
-            "slo_seconds": slo_seconds,
-        }
+        return {"changes": 0, "p50_seconds": None, "p99_seconds": None, "within_slo": None} | judged
     return {
         "changes": int(latencies.size),
         "p50_seconds": round(float(np.percentile(latencies, 50)), 4),
         "p99_seconds": round(float(np.percentile(latencies, 99)), 4),
         "within_slo": round(float(np.mean(latencies <= slo_seconds)), 4),
-        "slo_seconds": slo_seconds,
-    }
+    } | judged
 
 
 def knowledge_gaps(

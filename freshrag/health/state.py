@@ -37,6 +37,12 @@ class HealthState(Protocol):
 
     def get(self, key: str) -> dict[str, Any] | None: ...
 
+    def add(self, counter: str, amount: int) -> int:
+        """Add `amount` to the named counter (0 until first added to), atomically; its new value."""
+        ...
+
+    def counter(self, counter: str) -> int: ...
+
     def heartbeat(self, worker: str, at: float) -> None: ...
 
     def alive(self, since: float) -> list[str]:
@@ -60,6 +66,9 @@ class SqliteHealthState:
         )
         self._db.execute("CREATE INDEX IF NOT EXISTS logs_by_name ON logs (log, id)")
         self._db.execute("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, body TEXT NOT NULL)")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)"
+        )
         self._db.execute("CREATE TABLE IF NOT EXISTS heartbeats (worker TEXT PRIMARY KEY, at REAL NOT NULL)")
         self._appended = dict.fromkeys(LOGS, 0)
 
@@ -92,6 +101,21 @@ class SqliteHealthState:
             row = self._db.execute("SELECT body FROM kv WHERE key = ?", (key,)).fetchone()
         return None if row is None else dict(json.loads(row[0]))
 
+    def add(self, counter: str, amount: int) -> int:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO counters (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+                (counter, amount),
+            )
+            row = self._db.execute("SELECT value FROM counters WHERE name = ?", (counter,)).fetchone()
+        return int(row[0])
+
+    def counter(self, counter: str) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM counters WHERE name = ?", (counter,)).fetchone()
+        return 0 if row is None else int(row[0])
+
     def heartbeat(self, worker: str, at: float) -> None:
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO heartbeats (worker, at) VALUES (?, ?)", (worker, at))
@@ -108,7 +132,8 @@ class SqliteHealthState:
 
 class RedisHealthState:
     """The distributed mode's state: capped lists `freshrag:health:<log>`, the hash `freshrag:health:kv`
-    (JSON values) and the hash `freshrag:health:heartbeats` (worker name to unix time)."""
+    (JSON values), the hash `freshrag:health:counters` and the hash `freshrag:health:heartbeats` (worker
+    name to unix time)."""
 
     PREFIX = "freshrag:health:"
 
@@ -133,6 +158,13 @@ class RedisHealthState:
     def get(self, key: str) -> dict[str, Any] | None:
         raw = self._client.hget(self.PREFIX + "kv", key)
         return None if raw is None else dict(json.loads(raw))
+
+    def add(self, counter: str, amount: int) -> int:
+        return int(self._client.hincrby(self.PREFIX + "counters", counter, amount))
+
+    def counter(self, counter: str) -> int:
+        raw = self._client.hget(self.PREFIX + "counters", counter)
+        return 0 if raw is None else int(raw)
 
     def heartbeat(self, worker: str, at: float) -> None:
         self._client.hset(self.PREFIX + "heartbeats", worker, repr(at))

@@ -75,6 +75,7 @@ class StatusOut(BaseModel):
     now: float
     workers_alive: int
     freshness: dict[str, Any]
+    backfill: dict[str, Any] | None = None
     recent_changes: list[dict[str, Any]]
     canary: dict[str, Any]
     drift: dict[str, dict[str, Any] | None]

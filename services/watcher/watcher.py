@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Hashable
+from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -18,6 +19,8 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
+from freshrag.backfill import Arrivals
+from freshrag.documents import Origin
 from freshrag.queue import BrokerUnavailableError, ChangeQueue
 from freshrag.sources import IgnoreRules, WatchedFolder, display_name, is_valid_name
 from services.watcher.backlog import Backlog
@@ -60,6 +63,7 @@ class FolderWatcher(FileSystemEventHandler):
         self._rules = rules
         self._queue = queue
         self._debouncer = Debouncer(settle_seconds, self._fire)
+        self._arrivals = Arrivals()
         self._backlog = Backlog(self._resend)
         self._observer = Observer()
         self._overflow = _OverflowSignal(self)
@@ -115,12 +119,18 @@ class FolderWatcher(FileSystemEventHandler):
             if not is_valid_name(relative):
                 log.warning("not indexed: %s has a file name that is not valid UTF-8", display_name(relative))
                 return
-            self._debouncer.touch(_Settling("dir" if directory else "file", folder, relative))
+            key = _Settling("dir" if directory else "file", folder, relative)
+            if not directory:
+                self._arrivals.seen(key, time.time())
+            self._debouncer.touch(key)
             return
 
     def _fire(self, key: Hashable, first_seen: float) -> None:
+        # More files arriving together than anyone edits by hand: a bulk load (a folder copied in, a
+        # checkout), reported as a backfill rather than as live edits.
+        origin = Origin.BACKFILL if self._arrivals.bulk(first_seen) else Origin.LIVE
         try:
-            self._send(key, first_seen, coalesce=True)
+            self._send(key, first_seen, coalesce=True, origin=origin)
         except BrokerUnavailableError:
             self._backlog.hold(key, first_seen)
         except Exception:
@@ -129,13 +139,15 @@ class FolderWatcher(FileSystemEventHandler):
     def _resend(self, key: Hashable, first_seen: float) -> None:
         self._send(key, first_seen, coalesce=False)  # a claim may have outlived the failed send
 
-    def _send(self, key: Hashable, first_seen: float, *, coalesce: bool) -> None:
+    def _send(
+        self, key: Hashable, first_seen: float, *, coalesce: bool, origin: Origin = Origin.LIVE
+    ) -> None:
         assert isinstance(key, _Settling)
         kind, folder, relative = key
         if kind == "dir":
             self._queue.reconcile(str(folder.path), relative)
         else:
-            change = folder.change_for(relative, detected_at=first_seen)
+            change = replace(folder.change_for(relative, detected_at=first_seen), origin=origin)
             self._queue.submit(change, coalesce=coalesce)
 
 

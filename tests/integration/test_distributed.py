@@ -18,6 +18,7 @@ from services.api import create_app
 from tests.conftest import eventually
 from tests.integration.conftest import System
 from tests.redis_server import RedisServer
+from workers import indexing
 
 TIDES = "# Tides\n\nThe moon pulls the oceans into two bulges that the earth turns beneath."
 
@@ -172,3 +173,45 @@ def test_http_ingress_answers_503_with_retry_after_while_the_broker_is_down(
     assert "broker" in ready.json()["problems"]
     redis_server.start()
     eventually(lambda: api.post("/admin/reconcile").status_code == 202, timeout=20)
+
+
+def test_a_change_waiting_for_its_retry_stays_pending_with_its_first_detection_time(
+    redis_server: RedisServer, start_system: Callable[..., System], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    system = start_system(broker_url=redis_server.url, task_max_retries=5)
+    monkeypatch.setattr(indexing, "_backoff", lambda retries, longest: 2.0)  # a retry wait long enough to see
+    store = system.runtime.store
+    lookup = store.existing_chunk_ids
+    failures = threading.Event()
+    broken = threading.Event()
+    broken.set()
+
+    def unreachable(ids: list[str], collection: str | None = None) -> set[str]:
+        if broken.is_set():
+            failures.set()
+            raise ConnectionError("injected: the store is unreachable")
+        return lookup(ids, collection)
+
+    monkeypatch.setattr(store, "existing_chunk_ids", unreachable)
+    api = TestClient(create_app(system.runtime))
+    doc_id = system.runtime.folders[0].change_for("tides.md").doc_id
+    written = time.time()
+    (system.inbox / "tides.md").write_text(TIDES)
+    assert failures.wait(20), "the first run never reached the store"
+    time.sleep(0.5)  # the first run has failed and its retry waits (2 s)
+
+    pending = system.runtime.queue.pending
+    assert pending.depth() == 1
+    assert pending.oldest_age() >= time.time() - written - 0.5  # counted from the first detection
+    detected = pending.waiting(doc_id)
+    assert detected is not None
+    assert written - 0.1 <= detected <= written + 2
+    document = api.get(f"/documents/{doc_id}")
+    assert document.status_code == 200
+    assert document.json()["status"] == "pending"
+    assert "freshrag_queue_depth 1.0" in api.get("/metrics").text
+
+    broken.clear()
+    eventually(lambda: system.status_of("tides.md") is DocStatus.INDEXED, timeout=30)
+    eventually(system.settled)
+    assert api.get(f"/documents/{doc_id}").json()["status"] == "indexed"

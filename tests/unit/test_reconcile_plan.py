@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from freshrag.documents import DocStatus, DocumentRecord, Op, SourceKind
+from freshrag.documents import DocStatus, DocumentRecord, Op, Origin, SourceKind
 from freshrag.reconcile import plan_reconcile
 from freshrag.sources import FileState, IgnoreRules, WatchedFolder
 
@@ -66,3 +66,9 @@ def test_hidden_temporary_and_editor_files_are_ignored() -> None:
         assert rules.ignores(name), name
     for name in ("a.md", "docs/guide.html", "report.docx"):
         assert not rules.ignores(name), name
+
+
+def test_a_reconcile_is_a_backfill() -> None:
+    files = {"new.md": FileState(size=1, mtime_ns=1)}
+    plan = plan_reconcile(FOLDER, files, [])
+    assert [c.origin for c in plan] == [Origin.BACKFILL]

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from services.api.status_page import ago, duration, percent, render_status_page
+from freshrag.health.activity import freshness
+from services.api.status_page import ago, duration, percent, render_status_page, tile_states
 
 NOW = 1763700000.0
 
@@ -79,7 +80,9 @@ def full_status() -> dict[str, Any]:
             "p99_seconds": 1.8,
             "within_slo": 0.992,
             "slo_seconds": 60.0,
+            "window_seconds": 900.0,
         },
+        "backfill": None,
         "recent_changes": [
             {
                 "doc_id": "file:/srv/inbox/b.md",
@@ -140,6 +143,7 @@ def fresh_status() -> dict[str, Any]:
             "p99_seconds": None,
             "within_slo": None,
             "slo_seconds": 60.0,
+            "window_seconds": 900.0,
         },
         "recent_changes": [],
         "canary": {"enabled": True, "interval_seconds": 60.0, "last": None},
@@ -166,7 +170,9 @@ def test_a_full_status_shows_every_tile_and_section_with_its_values() -> None:
     page = Elements(render_status_page(full_status()))
     assert set(SECTIONS + TILES) <= page.texts.keys()
     assert page.text("overall") == "healthy"
-    assert page.text("freshness").endswith("p99 1.8 s p50 210 ms 99.2 % within the 60 s SLO, 120 changes")
+    assert page.text("freshness").endswith(
+        "p99 1.8 s p50 210 ms 99.2 % within the 60 s SLO, 120 live changes in the last 15 min"
+    )
     assert "0 queued" in page.text("backlog")
     assert "found 30 s ago, took 350 ms" in page.text("canary")
     assert "2 alive" in page.text("workers")
@@ -194,7 +200,7 @@ def test_the_header_names_mode_model_and_generated_time() -> None:
 
 def test_a_fresh_service_shows_the_empty_states() -> None:
     page = Elements(render_status_page(fresh_status()))
-    assert "no changes yet" in page.text("freshness")
+    assert "no live changes in the last 15 min" in page.text("freshness")
     assert "no run yet" in page.text("canary")
     assert "No changes since the service started." in page.text("changes")
     assert "No failed or skipped documents." in page.text("failures")
@@ -315,3 +321,71 @@ def test_times_are_relative_to_when_the_status_was_collected() -> None:
     assert ago(NOW + 2, NOW) == "just now"
     assert ago(None, NOW) == "never"
     assert percent(1.0) == "100 %"
+
+
+def applied(at: float, latency: float, origin: str | None) -> dict[str, Any]:
+    """An activity log entry of an applied change (`origin` None: written before origins existed)."""
+    entry = {
+        "doc_id": f"file:inbox/{at}.md",
+        "uri": f"/srv/inbox/{at}.md",
+        "source_kind": "file",
+        "op": "upsert",
+        "outcome": "indexed",
+        "latency_seconds": latency,
+        "at": at,
+        "reason": None,
+    }
+    return entry if origin is None else entry | {"origin": origin}
+
+
+def test_a_bulk_load_89_minutes_ago_leaves_an_idle_service_healthy_and_says_it_finished() -> None:
+    loaded = NOW - 89 * 60
+    log = [applied(loaded - 60 + i, 2.0 * i, "backfill") for i in range(63)]  # p99 about 2 min
+    status = full_status() | {
+        "freshness": freshness(log, NOW),
+        "recent_changes": log[:20],
+        "backfill": {
+            "queued": 63,
+            "done": 63,
+            "started_at": loaded - 60,
+            "last_progress_at": loaded,
+            "state": "done",
+        },
+    }
+    page = Elements(render_status_page(status))
+    assert tile_states(status)["freshness"] == "idle"
+    assert page.text("overall") == "healthy"
+    assert "no live changes in the last 15 min" in page.text("freshness")
+    assert page.text("backfill") == "backfill: 63 of 63 applied, finished 89 min ago"
+    assert "file backfill upsert indexed" in page.text("changes")
+
+
+def test_freshness_judges_recent_live_changes_only() -> None:
+    slow_backfill = [applied(NOW - 30 - i, 120.0, "backfill") for i in range(50)]
+    quick_live = [applied(NOW - 10, 0.4, "live"), applied(NOW - 20, 0.6, None)]
+    slow_live_long_ago = [applied(NOW - 7200, 300.0, "live")]
+    judged = freshness(quick_live + slow_backfill + slow_live_long_ago, NOW)
+    assert judged["changes"] == 2
+    assert judged["p99_seconds"] < 1
+    assert judged["within_slo"] == 1.0
+    assert tile_states(full_status() | {"freshness": judged})["freshness"] == "ok"
+
+    slow_now = freshness([applied(NOW - 10, 90.0, "live"), *quick_live], NOW)
+    assert tile_states(full_status() | {"freshness": slow_now})["freshness"] == "bad"  # true now: failing
+
+
+def test_a_running_backfill_shows_its_progress_in_the_backlog_tile() -> None:
+    backfill = {
+        "queued": 63,
+        "done": 40,
+        "started_at": NOW - 30,
+        "last_progress_at": NOW - 1,
+        "state": "running",
+    }
+    status = full_status() | {"queue_depth": 23, "oldest_pending_change_age_seconds": 30.0}
+    status["backfill"] = backfill
+    page = Elements(render_status_page(status))
+    assert page.text("backfill") == "backfill: 40 of 63 applied"
+    stalled = backfill | {"state": "stalled", "last_progress_at": NOW - 900}
+    page = Elements(render_status_page(status | {"backfill": stalled}))
+    assert page.text("backfill") == "backfill: 40 of 63 applied, stalled: nothing applied for 15 min"
