@@ -21,6 +21,7 @@ from freshrag.registry import Registry, open_registry
 from freshrag.search import SearchService
 from freshrag.settings import Settings
 from freshrag.sources import IgnoreRules, WatchedFolder
+from freshrag.storage_health import StorageHealth
 from freshrag.store import Store, open_store
 from freshrag.telemetry import Metrics
 from freshrag.training.feedback import FeedbackLog
@@ -45,6 +46,7 @@ class Runtime:
     feedback: FeedbackLog
     locks: DocumentLocks
     metrics: Metrics
+    storage: StorageHealth
     rules: IgnoreRules
     folders: list[WatchedFolder] = field(default_factory=list)
 
@@ -113,6 +115,7 @@ def build_runtime(
         feedback=shared.feedback,
         locks=shared.locks,
         metrics=metrics,
+        storage=StorageHealth(metrics.storage_writable),
         rules=IgnoreRules(settings.ignore_patterns),
         folders=[WatchedFolder.of(path) for path in settings.watch],
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -24,6 +25,8 @@ from workers.app import app, current_runtime
 # Journalled CMS states older than this and not applied are enqueued again by the scheduled sweep: long
 # enough that a change still on its way through the queue is not sent twice for nothing.
 RESUBMIT_AFTER_SECONDS = 120.0
+# Longest wait between tries of a change whose dead letter the data dir could not take.
+STORAGE_BACKOFF_MAX_SECONDS = 60.0
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,8 @@ def index_document(change: dict[str, Any], attempt: int = 1) -> dict[str, Any]:
         outcome = runtime.indexer.apply(parsed)
     except Exception as exc:
         return _failed(runtime, parsed, attempt, exc)
+    if outcome.outcome != "stale":  # only a stale change writes nothing, so says nothing of the data dir
+        runtime.storage.wrote()
     runtime.dead_letters.discard(parsed.doc_id)
     if cms:
         received_at = journalled.received_at if journalled is not None else parsed.detected_at
@@ -60,18 +65,7 @@ def _failed(runtime: Runtime, change: Change, attempt: int, exc: Exception) -> d
     settings = runtime.settings
     try:
         if attempt > settings.task_max_retries:
-            log.error(
-                "dead letter: %s failed %d times, last with %s: %s",
-                change.uri,
-                attempt,
-                type(exc).__name__,
-                exc,
-            )
-            runtime.dead_letters.add(dead_letter(change, exc, attempt))
-            if change.source_kind is SourceKind.CMS:  # kept as a dead letter now, not resubmitted by sweeps
-                runtime.journal.mark_applied(change.doc_id, change.detected_at)
-            runtime.metrics.events.labels(change.source_kind.value, change.op.value, "dead_letter").inc()
-            return {"doc_id": change.doc_id, "outcome": "dead_letter", "reason": str(exc)}
+            return _dead_letter(runtime, change, attempt, exc)
         countdown = _backoff(attempt - 1, settings.retry_backoff_max_seconds)
         log.warning(
             "indexing %s failed (attempt %d), retrying in %.1f s: %s", change.uri, attempt, countdown, exc
@@ -82,6 +76,27 @@ def _failed(runtime: Runtime, change: Change, attempt: int, exc: Exception) -> d
         # Neither a retry nor a dead letter could be stored (the broker is down too): leave the message
         # unacknowledged, so that the broker delivers it again.
         raise Reject(follow_up, requeue=True) from exc
+
+
+def _dead_letter(runtime: Runtime, change: Change, attempt: int, exc: Exception) -> dict[str, Any]:
+    """Park `change` as a dead letter. If the data dir cannot take it (read-only, full), the change is
+    tried again later, with a backoff that grows to `STORAGE_BACKOFF_MAX_SECONDS`: sending it back at once
+    would spin on the same failed write, and dropping it would lose it."""
+    try:
+        runtime.dead_letters.add(dead_letter(change, exc, attempt))
+    except (OSError, sqlite3.Error) as unwritable:
+        runtime.storage.failed(runtime.settings.data_dir, unwritable)
+        beyond = attempt - runtime.settings.task_max_retries
+        runtime.queue.retry(change, attempt + 1, min(STORAGE_BACKOFF_MAX_SECONDS, 2.0 ** (beyond - 1)))
+        return {"doc_id": change.doc_id, "outcome": "waiting_for_storage", "reason": str(unwritable)}
+    runtime.storage.wrote()
+    log.error(
+        "dead letter: %s failed %d times, last with %s: %s", change.uri, attempt, type(exc).__name__, exc
+    )
+    if change.source_kind is SourceKind.CMS:  # kept as a dead letter now, not resubmitted by sweeps
+        runtime.journal.mark_applied(change.doc_id, change.detected_at)
+    runtime.metrics.events.labels(change.source_kind.value, change.op.value, "dead_letter").inc()
+    return {"doc_id": change.doc_id, "outcome": "dead_letter", "reason": str(exc)}
 
 
 @app.task(name=RECONCILE_FOLDER, acks_late=True, reject_on_worker_lost=True)
