@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 
 from freshrag.catalog import ModelCatalog
@@ -49,6 +50,8 @@ class Runtime:
     storage: StorageHealth
     rules: IgnoreRules
     folders: list[WatchedFolder] = field(default_factory=list)
+    # Set when the process starts to stop: long work (embedding a big document) gives up, to be redone.
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     @property
     def registry(self) -> Registry:
@@ -91,6 +94,7 @@ def build_runtime(
         follow_outside_links=settings.follow_outside_links,
     )
     activity = Activity(shared.health)
+    stopping = threading.Event()
     indexer = Indexer(
         store,
         models,
@@ -100,6 +104,7 @@ def build_runtime(
         load,
         activity=activity,
         max_chunks=settings.max_chunks_per_document,
+        stopping=stopping,
     )
     return Runtime(
         settings=settings,
@@ -118,4 +123,5 @@ def build_runtime(
         storage=StorageHealth(metrics.storage_writable),
         rules=IgnoreRules(settings.ignore_patterns),
         folders=[WatchedFolder.of(path) for path in settings.watch],
+        stopping=stopping,
     )

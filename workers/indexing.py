@@ -14,6 +14,7 @@ from celery.exceptions import Reject
 
 from freshrag.dead_letters import dead_letter
 from freshrag.documents import Change, Op, SourceKind
+from freshrag.pipeline import IndexingInterrupted
 from freshrag.queue import INDEX_DOCUMENT, RECONCILE_FOLDER, RECONCILE_WATCHED, SYNC_REPOSITORY
 from freshrag.reconcile import folder_changes
 from freshrag.repositories import GitError, clone_folder, pull
@@ -50,6 +51,10 @@ def index_document(change: dict[str, Any], attempt: int = 1) -> dict[str, Any]:
         # read, has a task of its own. Marking it applied covers the deliveries coalesced into this run.
         journalled = runtime.journal.get(parsed.doc_id) if cms else None
         outcome = runtime.indexer.apply(parsed)
+    except IndexingInterrupted as exc:
+        # Not a failure of the change: give it back to the broker untouched, for the next worker or start.
+        log.info("indexing %s interrupted by the shutdown, applied again later: %s", parsed.uri, exc)
+        raise Reject(exc, requeue=True) from exc
     except Exception as exc:
         return _failed(runtime, parsed, attempt, exc)
     if outcome.outcome != "stale":  # only a stale change writes nothing, so says nothing of the data dir

