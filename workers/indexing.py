@@ -26,6 +26,8 @@ from workers.app import app, current_runtime
 # Journalled CMS states older than this and not applied are enqueued again by the scheduled sweep: long
 # enough that a change still on its way through the queue is not sent twice for nothing.
 RESUBMIT_AFTER_SECONDS = 120.0
+# When a change interrupted by a shutdown runs again: after the stopping worker is gone.
+RESUME_AFTER_SECONDS = 15.0
 # Longest wait between tries of a change whose dead letter the data dir could not take.
 STORAGE_BACKOFF_MAX_SECONDS = 60.0
 
@@ -52,9 +54,7 @@ def index_document(change: dict[str, Any], attempt: int = 1) -> dict[str, Any]:
         journalled = runtime.journal.get(parsed.doc_id) if cms else None
         outcome = runtime.indexer.apply(parsed)
     except IndexingInterrupted as exc:
-        # Not a failure of the change: give it back to the broker untouched, for the next worker or start.
-        log.info("indexing %s interrupted by the shutdown, applied again later: %s", parsed.uri, exc)
-        raise Reject(exc, requeue=True) from exc
+        return _interrupted(runtime, parsed, attempt, exc)
     except Exception as exc:
         return _failed(runtime, parsed, attempt, exc)
     if outcome.outcome != "stale":  # only a stale change writes nothing, so says nothing of the data dir
@@ -64,6 +64,18 @@ def index_document(change: dict[str, Any], attempt: int = 1) -> dict[str, Any]:
         received_at = journalled.received_at if journalled is not None else parsed.detected_at
         runtime.journal.mark_applied(parsed.doc_id, received_at)
     return asdict(outcome)
+
+
+def _interrupted(runtime: Runtime, change: Change, attempt: int, exc: IndexingInterrupted) -> dict[str, Any]:
+    """Not a failure of the change: send it again as the same attempt, due once this worker is gone (a
+    message given back at once would come straight back to it while it stops). On Redis the next worker
+    runs it; embedded, the queue ends with the process and the start-up reconcile or the journal finds it."""
+    log.info("indexing %s interrupted by the shutdown, to be applied again: %s", change.uri, exc)
+    try:
+        runtime.queue.retry(change, attempt, RESUME_AFTER_SECONDS)
+    except Exception as follow_up:
+        raise Reject(follow_up, requeue=True) from exc
+    return {"doc_id": change.doc_id, "outcome": "interrupted", "reason": str(exc)}
 
 
 def _failed(runtime: Runtime, change: Change, attempt: int, exc: Exception) -> dict[str, Any]:
