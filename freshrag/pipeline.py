@@ -10,6 +10,7 @@ from the source's current state, so applying a change twice, or two changes in e
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -21,6 +22,7 @@ import numpy as np
 from freshrag.catalog import Target
 from freshrag.chunking import Chunk, Chunker
 from freshrag.documents import Change, DocStatus, DocumentRecord, Op, Origin, SourceKind, content_hash
+from freshrag.embedding import Embedder
 from freshrag.health.activity import Activity
 from freshrag.locks import DocumentLocks
 from freshrag.parsing import Failed, ParsedDocument, Skipped, parse_file
@@ -32,6 +34,16 @@ from freshrag.telemetry import Metrics
 ContentLoader = Callable[[Change], LoadResult]
 
 log = logging.getLogger(__name__)
+
+# Texts per call of the embedder. Between two calls the indexer looks whether the process is stopping, so
+# that a big document (thousands of chunks, minutes of embedding) never holds up a shutdown for more than
+# one slice: about two seconds on one core.
+EMBED_SLICE = 128
+
+
+class IndexingInterrupted(Exception):
+    """The process is stopping: the change was left before any of its writes, and is applied again by the
+    next run (the broker delivers it again, the start-up reconcile or the journal finds it)."""
 
 
 class WriteTargets(Protocol):
@@ -81,6 +93,7 @@ class Indexer:
         activity: Activity | None = None,
         clock: Callable[[], float] = time.time,
         max_chunks: int = 20_000,
+        stopping: threading.Event | None = None,
     ) -> None:
         self._store = store
         self._targets = targets
@@ -91,26 +104,30 @@ class Indexer:
         self._activity = activity
         self._clock = clock
         self._max_chunks = max_chunks
+        self._stopping = stopping or threading.Event()
 
     def apply(self, change: Change) -> Outcome:
         """Bring the index in line with the current state of `change`'s document."""
         return self.apply_many([change])[0]
 
     def apply_many(self, changes: Sequence[Change]) -> list[Outcome]:
-        """Apply several changes, embedding all their new chunks in one batch (bulk ingest's fast path)."""
+        """Apply several changes, embedding all their new chunks in one batch (bulk ingest's fast path).
+        Raises `IndexingInterrupted`, having written nothing, when the process stops while it embeds."""
         latest = {change.doc_id: change for change in changes}  # the same document twice: once is enough
         with ExitStack() as stack:
             for doc_id in sorted(latest):
                 stack.enter_context(self._locks.hold(doc_id))
             targets = self._targets.write_targets()  # under the locks: a switch waits for them
             plans = [self._plan(change, targets) for change in latest.values()]
+            # Every write comes after the embedding: stopping during it leaves the index as it was.
             vectors = {
-                target.collection: target.embedder.embed(
+                target.collection: self._embed(
+                    target.embedder,
                     [
                         plan.chunks[i].embed_text
                         for plan in plans
                         for i in plan.to_embed.get(target.collection, [])
-                    ]
+                    ],
                 )
                 for target in targets
             }
@@ -125,6 +142,17 @@ class Indexer:
                 outcomes.append(self._commit(plan, [t.collection for t in targets], mine))
         by_doc = {outcome.doc_id: outcome for outcome in outcomes}
         return [by_doc[change.doc_id] for change in changes]
+
+    def _embed(self, embedder: Embedder, texts: list[str]) -> np.ndarray:
+        """`texts` embedded `EMBED_SLICE` at a time, giving up between slices if the process is stopping."""
+        if len(texts) <= EMBED_SLICE:
+            return embedder.embed(texts)
+        slices = []
+        for start in range(0, len(texts), EMBED_SLICE):
+            if self._stopping.is_set():
+                raise IndexingInterrupted(f"stopped after embedding {start} of {len(texts)} chunks")
+            slices.append(embedder.embed(texts[start : start + EMBED_SLICE]))
+        return np.concatenate(slices)
 
     def _plan(self, change: Change, targets: list[Target]) -> _Plan:
         previous = self._store.get_record(change.doc_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 
 from freshrag.catalog import ModelCatalog
@@ -21,6 +22,7 @@ from freshrag.registry import Registry, open_registry
 from freshrag.search import SearchService
 from freshrag.settings import Settings
 from freshrag.sources import IgnoreRules, WatchedFolder
+from freshrag.storage_health import StorageHealth
 from freshrag.store import Store, open_store
 from freshrag.telemetry import Metrics
 from freshrag.training.feedback import FeedbackLog
@@ -45,8 +47,11 @@ class Runtime:
     feedback: FeedbackLog
     locks: DocumentLocks
     metrics: Metrics
+    storage: StorageHealth
     rules: IgnoreRules
     folders: list[WatchedFolder] = field(default_factory=list)
+    # Set when the process starts to stop: long work (embedding a big document) gives up, to be redone.
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     @property
     def registry(self) -> Registry:
@@ -89,6 +94,7 @@ def build_runtime(
         follow_outside_links=settings.follow_outside_links,
     )
     activity = Activity(shared.health)
+    stopping = threading.Event()
     indexer = Indexer(
         store,
         models,
@@ -98,6 +104,7 @@ def build_runtime(
         load,
         activity=activity,
         max_chunks=settings.max_chunks_per_document,
+        stopping=stopping,
     )
     return Runtime(
         settings=settings,
@@ -113,6 +120,8 @@ def build_runtime(
         feedback=shared.feedback,
         locks=shared.locks,
         metrics=metrics,
+        storage=StorageHealth(metrics.storage_writable),
         rules=IgnoreRules(settings.ignore_patterns),
         folders=[WatchedFolder.of(path) for path in settings.watch],
+        stopping=stopping,
     )

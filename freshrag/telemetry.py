@@ -112,6 +112,13 @@ class Metrics:
         )
         for relevant in ("true", "false"):
             self.feedback.labels(relevant)
+        self.storage_writable = Gauge(
+            "freshrag_storage_writable",
+            "1 while this process can write its data dir; 0 from a failed write until a write succeeds.",
+            registry=r,
+            multiprocess_mode="livemin",  # any live process that cannot write makes the node 0
+        )
+        self.storage_writable.set(1)
         # Series that alerts and dashboards read exist from the start, at zero.
         for outcome in CANARY_OUTCOMES:
             self.canary_runs.labels(outcome)

@@ -98,6 +98,9 @@ def _start_heartbeat(sender: Any, **_: Any) -> None:
 @worker_shutting_down.connect
 def _stopping(**_: Any) -> None:
     STOPPING.set()
+    runtime = _runtime  # no lock: this runs in a signal handler, maybe while the main thread holds it
+    if runtime is not None:  # a thread-pool worker: its running tasks give up their long work
+        runtime.stopping.set()
 
 
 @worker_shutdown.connect
@@ -114,6 +117,7 @@ class InProcessWorker:
 
     def __init__(self, runtime: Runtime) -> None:
         bind_runtime(runtime)
+        self._runtime = runtime
         settings = runtime.settings
         self._worker = app.WorkController(
             pool_cls="threads",
@@ -135,13 +139,17 @@ class InProcessWorker:
 
     def start(self) -> None:
         STOPPING.clear()
+        self._runtime.stopping.clear()
         self._thread.start()
         if self._beat is not None:
             self._beat.start()
         self._heartbeat.start()
 
     def stop(self) -> None:
+        """Stop within seconds: a change being indexed gives up before its writes and is redone later
+        (the broker delivers it again; embedded, the start-up reconcile or the journal finds it)."""
         STOPPING.set()
+        self._runtime.stopping.set()
         self._heartbeat.stop()
         if self._beat is not None:
             self._beat.stop()

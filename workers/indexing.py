@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -14,6 +15,7 @@ from celery.exceptions import Reject
 from freshrag.backfill import BackfillProgress
 from freshrag.dead_letters import dead_letter
 from freshrag.documents import Change, Op, Origin, SourceKind
+from freshrag.pipeline import IndexingInterrupted
 from freshrag.queue import INDEX_DOCUMENT, RECONCILE_FOLDER, RECONCILE_WATCHED, SYNC_REPOSITORY
 from freshrag.reconcile import folder_changes
 from freshrag.repositories import GitError, clone_folder, pull
@@ -25,6 +27,10 @@ from workers.app import app, current_runtime
 # Journalled CMS states older than this and not applied are enqueued again by the scheduled sweep: long
 # enough that a change still on its way through the queue is not sent twice for nothing.
 RESUBMIT_AFTER_SECONDS = 120.0
+# When a change interrupted by a shutdown runs again: after the stopping worker is gone.
+RESUME_AFTER_SECONDS = 15.0
+# Longest wait between tries of a change whose dead letter the data dir could not take.
+STORAGE_BACKOFF_MAX_SECONDS = 60.0
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +54,12 @@ def index_document(change: dict[str, Any], attempt: int = 1) -> dict[str, Any]:
         # read, has a task of its own. Marking it applied covers the deliveries coalesced into this run.
         journalled = runtime.journal.get(parsed.doc_id) if cms else None
         outcome = runtime.indexer.apply(parsed)
+    except IndexingInterrupted as exc:
+        return _interrupted(runtime, parsed, attempt, exc)
     except Exception as exc:
         return _failed(runtime, parsed, attempt, exc)
+    if outcome.outcome != "stale":  # only a stale change writes nothing, so says nothing of the data dir
+        runtime.storage.wrote()
     runtime.dead_letters.discard(parsed.doc_id)
     _backfill_done(runtime, parsed)
     if cms:
@@ -63,23 +73,23 @@ def _backfill_done(runtime: Runtime, change: Change) -> None:
         BackfillProgress(runtime.health).done()
 
 
+def _interrupted(runtime: Runtime, change: Change, attempt: int, exc: IndexingInterrupted) -> dict[str, Any]:
+    """Not a failure of the change: send it again as the same attempt, due once this worker is gone (a
+    message given back at once would come straight back to it while it stops). On Redis the next worker
+    runs it; embedded, the queue ends with the process and the start-up reconcile or the journal finds it."""
+    log.info("indexing %s interrupted by the shutdown, to be applied again: %s", change.uri, exc)
+    try:
+        runtime.queue.retry(change, attempt, RESUME_AFTER_SECONDS)
+    except Exception as follow_up:
+        raise Reject(follow_up, requeue=True) from exc
+    return {"doc_id": change.doc_id, "outcome": "interrupted", "reason": str(exc)}
+
+
 def _failed(runtime: Runtime, change: Change, attempt: int, exc: Exception) -> dict[str, Any]:
     settings = runtime.settings
     try:
         if attempt > settings.task_max_retries:
-            log.error(
-                "dead letter: %s failed %d times, last with %s: %s",
-                change.uri,
-                attempt,
-                type(exc).__name__,
-                exc,
-            )
-            runtime.dead_letters.add(dead_letter(change, exc, attempt))
-            if change.source_kind is SourceKind.CMS:  # kept as a dead letter now, not resubmitted by sweeps
-                runtime.journal.mark_applied(change.doc_id, change.detected_at)
-            runtime.metrics.events.labels(change.source_kind.value, change.op.value, "dead_letter").inc()
-            _backfill_done(runtime, change)
-            return {"doc_id": change.doc_id, "outcome": "dead_letter", "reason": str(exc)}
+            return _dead_letter(runtime, change, attempt, exc)
         countdown = _backoff(attempt - 1, settings.retry_backoff_max_seconds)
         log.warning(
             "indexing %s failed (attempt %d), retrying in %.1f s: %s", change.uri, attempt, countdown, exc
@@ -90,6 +100,28 @@ def _failed(runtime: Runtime, change: Change, attempt: int, exc: Exception) -> d
         # Neither a retry nor a dead letter could be stored (the broker is down too): leave the message
         # unacknowledged, so that the broker delivers it again.
         raise Reject(follow_up, requeue=True) from exc
+
+
+def _dead_letter(runtime: Runtime, change: Change, attempt: int, exc: Exception) -> dict[str, Any]:
+    """Park `change` as a dead letter. If the data dir cannot take it (read-only, full), the change is
+    tried again later, with a backoff that grows to `STORAGE_BACKOFF_MAX_SECONDS`: sending it back at once
+    would spin on the same failed write, and dropping it would lose it."""
+    try:
+        runtime.dead_letters.add(dead_letter(change, exc, attempt))
+    except (OSError, sqlite3.Error) as unwritable:
+        runtime.storage.failed(runtime.settings.data_dir, unwritable)
+        beyond = attempt - runtime.settings.task_max_retries
+        runtime.queue.retry(change, attempt + 1, min(STORAGE_BACKOFF_MAX_SECONDS, 2.0 ** (beyond - 1)))
+        return {"doc_id": change.doc_id, "outcome": "waiting_for_storage", "reason": str(unwritable)}
+    runtime.storage.wrote()
+    log.error(
+        "dead letter: %s failed %d times, last with %s: %s", change.uri, attempt, type(exc).__name__, exc
+    )
+    if change.source_kind is SourceKind.CMS:  # kept as a dead letter now, not resubmitted by sweeps
+        runtime.journal.mark_applied(change.doc_id, change.detected_at)
+    runtime.metrics.events.labels(change.source_kind.value, change.op.value, "dead_letter").inc()
+    _backfill_done(runtime, change)
+    return {"doc_id": change.doc_id, "outcome": "dead_letter", "reason": str(exc)}
 
 
 @app.task(name=RECONCILE_FOLDER, acks_late=True, reject_on_worker_lost=True)

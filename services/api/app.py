@@ -85,6 +85,9 @@ def create_app(runtime: Runtime) -> FastAPI:
                 check()
             except Exception as exc:
                 problems[name] = f"{type(exc).__name__}: {exc}"
+        storage = runtime.storage.problem()  # what this process' last writes found (see storage_health)
+        if storage is not None:
+            problems["storage"] = storage
         if problems:
             return JSONResponse({"status": "unavailable", "problems": problems}, status_code=503)
         return JSONResponse({"status": "ready"})

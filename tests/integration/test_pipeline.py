@@ -5,18 +5,20 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from freshrag.documents import Change, DocStatus, DocumentRecord, Op, SourceKind
+from freshrag.pipeline import EMBED_SLICE, IndexingInterrupted
 from freshrag.runtime import Runtime
 from freshrag.sources import WatchedFolder
 
 SECTIONS = 50
 
 
-def long_markdown(edited: int | None = None) -> str:
+def long_markdown(edited: int | None = None, sections: int = SECTIONS) -> str:
     parts = ["# Field guide"]
-    for number in range(SECTIONS):
+    for number in range(sections):
         body = f"Species {number} nests near rivers and feeds on insects during the summer months."
         if number == edited:
             body += " Recent surveys found it far north of its usual range."
@@ -191,4 +193,41 @@ def test_a_new_document_whose_first_run_crashed_is_indexed_by_the_next(
     record = runtime.store.get_record(change.doc_id)
     assert record is not None
     assert record.chunk_count == SECTIONS
+    assert runtime.store.chunk_ids_of(change.doc_id) == set(record.chunk_ids)
+
+
+def test_a_re_index_stopped_while_it_embeds_keeps_the_old_version_and_the_next_run_converges(
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = tmp_path / "g.md"
+    doc.write_text(long_markdown())
+    change = change_for(runtime, doc)
+    runtime.indexer.apply(change)
+    before = runtime.store.get_record(change.doc_id)
+    assert before is not None
+    doc.write_text(long_markdown(sections=4 * SECTIONS))  # 150 new chunks: more than one slice
+    embedder = runtime.embedder
+    embed = embedder.embed
+    slices: list[int] = []
+
+    def embed_then_stop(texts: list[str]) -> np.ndarray:
+        slices.append(len(texts))
+        if len(slices) == 1:
+            runtime.stopping.set()  # SIGTERM arrives while the first slice is embedded
+        return embed(texts)
+
+    monkeypatch.setattr(embedder, "embed", embed_then_stop)
+    with pytest.raises(IndexingInterrupted):
+        runtime.indexer.apply(change)
+    assert slices == [EMBED_SLICE]  # gave up after one slice, not after all of them
+    assert runtime.store.get_record(change.doc_id) == before  # nothing written: the old version stays whole
+    assert runtime.store.chunk_ids_of(change.doc_id) == set(before.chunk_ids)
+    assert runtime.search.search("Species 7 nests near rivers", 1).results
+
+    runtime.stopping.clear()  # the next start
+    again = runtime.indexer.apply(change)
+    assert again.outcome == "indexed"
+    record = runtime.store.get_record(change.doc_id)
+    assert record is not None
+    assert record.chunk_count == 4 * SECTIONS
     assert runtime.store.chunk_ids_of(change.doc_id) == set(record.chunk_ids)
