@@ -58,9 +58,13 @@ def index_document(change: dict[str, Any], attempt: int = 1) -> dict[str, Any]:
         return _interrupted(runtime, parsed, attempt, exc)
     except Exception as exc:
         return _failed(runtime, parsed, attempt, exc)
-    if outcome.outcome != "stale":  # only a stale change writes nothing, so says nothing of the data dir
-        runtime.storage.wrote()
-    runtime.dead_letters.discard(parsed.doc_id)
+    try:
+        runtime.dead_letters.discard(parsed.doc_id)
+    except (OSError, sqlite3.Error) as unwritable:  # the change is applied; only its old dead letter stays
+        runtime.storage.failed(runtime.settings.data_dir, unwritable)
+    else:
+        if outcome.outcome != "stale":  # only a stale change writes nothing, so says nothing of the data dir
+            runtime.storage.wrote()
     _backfill_done(runtime, parsed)
     if cms:
         received_at = journalled.received_at if journalled is not None else parsed.detected_at
