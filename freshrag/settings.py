@@ -52,7 +52,7 @@ class Settings(BaseSettings):
         None, description="Bearer token for admin routes (16 characters or more); required off loopback."
     )
     broker_url: str = Field("memory://", description="Celery broker; memory:// runs everything in-process.")
-    qdrant_url: str | None = Field(None, description="Qdrant server URL; unset uses local mode in data_dir.")
+    qdrant_url: str | None = Field(None, description="Qdrant server URL; unset, the embedded engine.")
     qdrant_api_key: str | None = Field(None, description="API key for the Qdrant server.")
     embedding_model: str = Field(
         "all-MiniLM-L6-v2", description="Model name (the packaged default) or a local model folder."

@@ -159,7 +159,7 @@ def ingest(
 
 
 def _local_or_remote(settings: Settings, remote: Any, local: Any) -> Any:
-    """Ask the running instance; with none running, open the store directly (local mode or server)."""
+    """Ask the running instance; with none running, open the store directly (embedded or server)."""
     try:
         return remote(ApiClient(settings.url, settings.api_token))
     except InstanceUnreachableError:

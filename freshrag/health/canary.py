@@ -26,7 +26,7 @@ CANARY_DOC_ID = "canary:probe"
 CANARY_STATE = "canary:document"
 CANARY_RESULT = "canary:last"
 CANARY_RUNNING = "canary:running"
-# Each poll is a filtered search (a scan in local mode, under the store's lock): often enough to measure
+# Each poll is a filtered search (a scan over plain segments): often enough to measure
 # freshness to a fraction of a second, rarely enough to leave the store to the indexing it measures.
 _POLL_SECONDS = 0.2
 
