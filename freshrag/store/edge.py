@@ -31,7 +31,7 @@ import numpy as np
 import qdrant_edge as qe
 
 from freshrag.documents import DocStatus, DocumentRecord
-from freshrag.store.fusion import fuse_scores
+from freshrag.store.fusion import hybrid_search
 from freshrag.store.interfaces import (
     CHUNKS_ALIAS,
     DENSE,
@@ -50,9 +50,6 @@ log = logging.getLogger(__name__)
 
 _PAGE = 1024
 _WRITE_BATCH = 512
-# A hybrid search reads ids first and payloads after; a re-index between the two retries the search (the
-# new chunks are written before the old are deleted, so the next read finds the document).
-_READ_ATTEMPTS = 5
 _INDEXED_FIELDS = ("doc_id", "source_kind", "root", "uri", "title")
 _CONFIG_FILE = "edge_config.json"
 
@@ -229,12 +226,7 @@ class EdgeStore:
         sparse = query.sparse if query.sparse is not None and query.sparse.indices else None
         dense = query.dense.tolist() if query.dense is not None else None
         if dense is not None and sparse is not None:
-            for attempt in range(1, _READ_ATTEMPTS + 1):
-                found = self._hybrid(
-                    shard, query, dense, sparse, query_filter, last=attempt == _READ_ATTEMPTS
-                )
-                if found is not None:
-                    return found
+            return _without_canary(self._hybrid(shard, query, dense, sparse, query_filter), query)
         if dense is not None:
             using: Any = qe.Query.Nearest(dense, using=DENSE)
         elif sparse is not None:
@@ -263,48 +255,42 @@ class EdgeStore:
         dense: list[float],
         sparse: SparseVector,
         query_filter: qe.Filter | None,
-        *,
-        last: bool,
-    ) -> list[Hit] | None:
-        """Both lists as ids and scores in one batch; stored vectors for the keyword-only candidates; payloads
-        for the winners alone (payloads are the costly part of a read)."""
-        by_meaning, by_keyword = shard.query_batch(
-            qe.QueryBatchRequest(
-                [
-                    qe.QueryRequest(
-                        query=qe.Query.Nearest(dense, using=DENSE), filter=query_filter, limit=query.prefetch
-                    ),
-                    qe.QueryRequest(
-                        query=qe.Query.Nearest(qe.SparseVector(sparse.indices, sparse.values), using=SPARSE),
-                        filter=query_filter,
-                        limit=query.prefetch,
-                    ),
-                ]
-            )
+    ) -> list[Hit]:
+        """Both lists in one batch, then `freshrag.store.fusion.hybrid_search`."""
+        requests = qe.QueryBatchRequest(
+            [
+                qe.QueryRequest(
+                    query=qe.Query.Nearest(dense, using=DENSE), filter=query_filter, limit=query.prefetch
+                ),
+                qe.QueryRequest(
+                    query=qe.Query.Nearest(qe.SparseVector(sparse.indices, sparse.values), using=SPARSE),
+                    filter=query_filter,
+                    limit=query.prefetch,
+                ),
+            ]
         )
-        cosines = {str(p.id): float(p.score) for p in by_meaning}
-        keyword = {str(p.id): float(p.score) for p in by_keyword}
-        unscored = [point_id for point_id in keyword if point_id not in cosines]
-        if unscored:
-            for record in shard.retrieve(_point_ids(unscored), with_payload=False, with_vector=[DENSE]):
-                vectors = record.vector
-                if isinstance(vectors, dict) and DENSE in vectors:
-                    stored = np.asarray(vectors[DENSE], np.float32)
-                    cosines[str(record.id)] = float(np.dot(np.asarray(dense, np.float32), stored))
-        fused = fuse_scores(cosines, keyword, query.weights, query.limit + _canary_room(query))
-        winners = _point_ids([point_id for point_id, _ in fused])
-        payloads = {
-            str(r.id): dict(r.payload or {})
-            for r in shard.retrieve(winners, with_payload=True, with_vector=False)
-        }
-        if len(payloads) < len(fused) and not last:
-            return None  # a winner was deleted between the two reads (a document re-indexed): read again
-        hits = [
-            Hit(id=point_id, score=score, payload=payloads[point_id], similarity=cosines[point_id])
-            for point_id, score in fused
-            if point_id in payloads
-        ]
-        return _without_canary(hits, query)
+
+        def read_lists() -> tuple[dict[str, float], dict[str, float]]:
+            by_meaning, by_keyword = shard.query_batch(requests)
+            return {str(p.id): float(p.score) for p in by_meaning}, {
+                str(p.id): float(p.score) for p in by_keyword
+            }
+
+        def read_vectors(ids: list[str]) -> dict[str, np.ndarray]:
+            records = shard.retrieve(_point_ids(ids), with_payload=False, with_vector=[DENSE])
+            return {
+                str(r.id): np.asarray(r.vector[DENSE], np.float32)
+                for r in records
+                if isinstance(r.vector, dict) and DENSE in r.vector
+            }
+
+        def read_payloads(ids: list[str]) -> dict[str, dict[str, Any]]:
+            records = shard.retrieve(_point_ids(ids), with_payload=True, with_vector=False)
+            return {str(r.id): dict(r.payload or {}) for r in records}
+
+        limit = query.limit + _canary_room(query)
+        vector = np.asarray(dense, np.float32)
+        return hybrid_search(read_lists, read_vectors, read_payloads, vector, query.weights, limit)
 
     def count_chunks(self) -> int:
         return int(self._shard(None).count(qe.CountRequest(exact=True)))

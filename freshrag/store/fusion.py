@@ -14,9 +14,20 @@ vector even when only the keyword list found it; a candidate the keyword list di
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from freshrag.store.interfaces import Hit
+
+# A hybrid search reads ids first and payloads after; a re-index between the two retries the search (the
+# new chunks are written before the old are deleted, so the next read finds the document).
+READ_ATTEMPTS = 5
+
+ScoreLists = Callable[[], tuple[dict[str, float], dict[str, float]]]
+VectorReader = Callable[[list[str]], dict[str, np.ndarray]]
+PayloadReader = Callable[[list[str]], dict[str, dict[str, Any]]]
 
 
 def fuse_scores(
@@ -60,3 +71,32 @@ def fuse(
         )
         for point_id, score in fused
     ]
+
+
+def hybrid_search(
+    read_lists: ScoreLists,
+    read_vectors: VectorReader,
+    read_payloads: PayloadReader,
+    query: np.ndarray,
+    weights: tuple[float, float],
+    limit: int,
+) -> list[Hit]:
+    """A hybrid search over a store that can read, in this order: both lists as point ids and scores
+    (`read_lists`: cosines of the dense list, BM25 of the keyword list), the stored dense vectors of the
+    keyword-only candidates, and the payloads of the winners alone (payloads are the costly part of a read).
+    When a winner vanished between the reads (its document re-indexed), the search reads again; the last
+    attempt keeps what it found."""
+    for attempt in range(1, READ_ATTEMPTS + 1):
+        cosines, keyword = read_lists()
+        unscored = [point_id for point_id in keyword if point_id not in cosines]
+        if unscored:
+            cosines |= {point_id: float(np.dot(query, v)) for point_id, v in read_vectors(unscored).items()}
+        fused = fuse_scores(cosines, keyword, weights, limit)
+        payloads = read_payloads([point_id for point_id, _ in fused])
+        if len(payloads) == len(fused) or attempt == READ_ATTEMPTS:
+            return [
+                Hit(id=point_id, score=score, payload=payloads[point_id], similarity=cosines[point_id])
+                for point_id, score in fused
+                if point_id in payloads
+            ]
+    return []

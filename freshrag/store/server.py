@@ -18,7 +18,7 @@ import numpy as np
 from qdrant_client import QdrantClient, models
 
 from freshrag.documents import DocStatus, DocumentRecord
-from freshrag.store.fusion import fuse_scores
+from freshrag.store.fusion import hybrid_search
 from freshrag.store.interfaces import (
     CHUNKS_ALIAS,
     DENSE,
@@ -34,9 +34,6 @@ from freshrag.store.interfaces import (
 DOCUMENTS = "freshrag_documents"
 _SCROLL_PAGE = 1024
 _WRITE_BATCH = 256
-# A hybrid search reads ids first and payloads after; a re-index between the two retries the search (the
-# new chunks are written before the old are deleted, so the next read finds the document).
-_READ_ATTEMPTS = 5
 _INDEXED_FIELDS = ("doc_id", "source_kind", "root", "uri", "title")
 
 
@@ -235,12 +232,7 @@ class ServerStore:
             sparse = models.SparseVector(indices=query.sparse.indices, values=query.sparse.values)
         dense = query.dense.tolist() if query.dense is not None else None
         if dense is not None and sparse is not None:
-            for attempt in range(1, _READ_ATTEMPTS + 1):
-                found = self._hybrid(
-                    target, query, dense, sparse, query_filter, last=attempt == _READ_ATTEMPTS
-                )
-                if found is not None:
-                    return found
+            return self._hybrid(target, query, dense, sparse, query_filter)
         if dense is None and sparse is None:
             return []
         with self._lock:
@@ -269,39 +261,33 @@ class ServerStore:
         dense: list[float],
         sparse: models.SparseVector,
         query_filter: models.Filter | None,
-        *,
-        last: bool,
-    ) -> list[Hit] | None:
-        """Both lists as ids and scores in one batch, stored vectors for the keyword-only candidates, then
-        payloads for the winners alone (see `freshrag.store.fusion`)."""
+    ) -> list[Hit]:
+        """Both lists in one batch, then `freshrag.store.fusion.hybrid_search`."""
         requests = [
             models.QueryRequest(query=dense, using=DENSE, filter=query_filter, limit=query.prefetch),
             models.QueryRequest(query=sparse, using=SPARSE, filter=query_filter, limit=query.prefetch),
         ]
-        with self._lock:
-            by_meaning, by_keyword = self._client.query_batch_points(target, requests=requests)
-        cosines = {str(p.id): float(p.score) for p in by_meaning.points}
-        keyword = {str(p.id): float(p.score) for p in by_keyword.points}
-        unscored = [point_id for point_id in keyword if point_id not in cosines]
-        if unscored:
+
+        def read_lists() -> tuple[dict[str, float], dict[str, float]]:
             with self._lock:
-                records = self._client.retrieve(target, unscored, with_payload=False, with_vectors=[DENSE])
-            query_vector = np.asarray(dense, np.float32)
-            for record in records:
-                stored = _dense_of(record.vector)
-                if stored is not None:
-                    cosines[str(record.id)] = float(np.dot(query_vector, stored))
-        fused = fuse_scores(cosines, keyword, query.weights, query.limit)
-        with self._lock:
-            found = self._client.retrieve(target, [point_id for point_id, _ in fused], with_payload=True)
-        payloads = {str(record.id): dict(record.payload or {}) for record in found}
-        if len(payloads) < len(fused) and not last:
-            return None  # a winner was deleted between the two reads (a document re-indexed): read again
-        return [
-            Hit(id=point_id, score=score, payload=payloads[point_id], similarity=cosines[point_id])
-            for point_id, score in fused
-            if point_id in payloads
-        ]
+                by_meaning, by_keyword = self._client.query_batch_points(target, requests=requests)
+            return (
+                {str(p.id): float(p.score) for p in by_meaning.points},
+                {str(p.id): float(p.score) for p in by_keyword.points},
+            )
+
+        def read_vectors(ids: list[str]) -> dict[str, np.ndarray]:
+            with self._lock:
+                records = self._client.retrieve(target, ids, with_payload=False, with_vectors=[DENSE])
+            return {str(r.id): v for r in records if (v := _dense_of(r.vector)) is not None}
+
+        def read_payloads(ids: list[str]) -> dict[str, dict[str, Any]]:
+            with self._lock:
+                records = self._client.retrieve(target, ids, with_payload=True)
+            return {str(r.id): dict(r.payload or {}) for r in records}
+
+        vector = np.asarray(dense, np.float32)
+        return hybrid_search(read_lists, read_vectors, read_payloads, vector, query.weights, query.limit)
 
     def count_chunks(self) -> int:
         with self._lock:
