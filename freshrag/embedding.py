@@ -76,9 +76,9 @@ class SentenceTransformerEmbedder:
     """A sentence-transformers model on the CPU, loaded as one copy for documents and `query_copies` for
     queries, each copy used by one thread at a time (a tokenizer is not thread-safe). So a search never
     waits behind a document's batch, only behind another query's few milliseconds. Each ONNX copy computes
-    on `threads` cores: one is fastest on this project's 2-core machine (a query in 2.8 ms against 7.4 ms
-    with two threads, 256 chunks in 6.4 s against 9.2 s) and leaves the other core to the other work; a
-    second query copy bought no throughput there under 20 concurrent clients."""
+    on `threads` cores: on this project's 2-core machine one served 20 search clients best (see
+    FRESHRAG_EMBEDDING_THREADS in the README) and leaves the other core to the other work, while a bulk
+    load is faster on every core; a second query copy bought no throughput there."""
 
     def __init__(
         self,
