@@ -257,11 +257,10 @@ class EdgeStore:
         query_filter: qe.Filter | None,
     ) -> list[Hit]:
         """Both lists in one batch, then `freshrag.store.fusion.hybrid_search`."""
+        nearest = qe.Query.Nearest(dense, using=DENSE)
         requests = qe.QueryBatchRequest(
             [
-                qe.QueryRequest(
-                    query=qe.Query.Nearest(dense, using=DENSE), filter=query_filter, limit=query.prefetch
-                ),
+                qe.QueryRequest(query=nearest, filter=query_filter, limit=query.prefetch),
                 qe.QueryRequest(
                     query=qe.Query.Nearest(qe.SparseVector(sparse.indices, sparse.values), using=SPARSE),
                     filter=query_filter,
@@ -276,21 +275,17 @@ class EdgeStore:
                 str(p.id): float(p.score) for p in by_keyword
             }
 
-        def read_vectors(ids: list[str]) -> dict[str, np.ndarray]:
-            records = shard.retrieve(_point_ids(ids), with_payload=False, with_vector=[DENSE])
-            return {
-                str(r.id): np.asarray(r.vector[DENSE], np.float32)
-                for r in records
-                if isinstance(r.vector, dict) and DENSE in r.vector
-            }
+        def read_cosines(ids: list[str]) -> dict[str, float]:
+            only = qe.Filter(must=[qe.HasIdCondition(set(_point_ids(ids)))])
+            scored = shard.query(qe.QueryRequest(query=nearest, filter=only, limit=len(ids)))
+            return {str(p.id): float(p.score) for p in scored}
 
         def read_payloads(ids: list[str]) -> dict[str, dict[str, Any]]:
             records = shard.retrieve(_point_ids(ids), with_payload=True, with_vector=False)
             return {str(r.id): dict(r.payload or {}) for r in records}
 
         limit = query.limit + _canary_room(query)
-        vector = np.asarray(dense, np.float32)
-        return hybrid_search(read_lists, read_vectors, read_payloads, vector, query.weights, limit)
+        return hybrid_search(read_lists, read_cosines, read_payloads, query.weights, limit)
 
     def count_chunks(self) -> int:
         return int(self._shard(None).count(qe.CountRequest(exact=True)))

@@ -8,8 +8,8 @@ and the right note can lose. Scores keep that margin. Each candidate from either
 
 Cosine is already bounded; BM25 is divided by the best keyword score so both terms lie in [0, 1] (the
 "theoretical min-max" convex combination, which beat reciprocal-rank fusion in Bruch et al., "An Analysis of
-Fusion Functions for Hybrid Retrieval", ACM TOIS 2023). A candidate's cosine is computed from its stored
-vector even when only the keyword list found it; a candidate the keyword list did not find scores 0 there.
+Fusion Functions for Hybrid Retrieval", ACM TOIS 2023). A candidate's cosine is scored by the engine even
+when only the keyword list found it; a candidate the keyword list did not find scores 0 there.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from freshrag.store.interfaces import Hit
 READ_ATTEMPTS = 5
 
 ScoreLists = Callable[[], tuple[dict[str, float], dict[str, float]]]
-VectorReader = Callable[[list[str]], dict[str, np.ndarray]]
+CosineReader = Callable[[list[str]], dict[str, float]]
 PayloadReader = Callable[[list[str]], dict[str, dict[str, Any]]]
 
 
@@ -34,7 +34,7 @@ def fuse_scores(
     cosines: dict[str, float], keyword: dict[str, float], weights: tuple[float, float], limit: int
 ) -> list[tuple[str, float]]:
     """The best `limit` (point id, fused score) pairs. `cosines` holds every candidate's cosine to the
-    query (from the dense list, or computed from its stored vector); `keyword` the keyword list's BM25."""
+    query (from the dense list, or scored for it alone); `keyword` the keyword list's BM25."""
     best_keyword = max(keyword.values(), default=0.0)
     scored = [
         (
@@ -75,22 +75,22 @@ def fuse(
 
 def hybrid_search(
     read_lists: ScoreLists,
-    read_vectors: VectorReader,
+    read_cosines: CosineReader,
     read_payloads: PayloadReader,
-    query: np.ndarray,
     weights: tuple[float, float],
     limit: int,
 ) -> list[Hit]:
     """A hybrid search over a store that can read, in this order: both lists as point ids and scores
-    (`read_lists`: cosines of the dense list, BM25 of the keyword list), the stored dense vectors of the
-    keyword-only candidates, and the payloads of the winners alone (payloads are the costly part of a read).
+    (`read_lists`: cosines of the dense list, BM25 of the keyword list), the cosines of the keyword-only
+    candidates (scored by the engine, so no vector crosses into Python), and the payloads of the winners
+    alone (payloads are the costly part of a read).
     When a winner vanished between the reads (its document re-indexed), the search reads again; the last
     attempt keeps what it found."""
     for attempt in range(1, READ_ATTEMPTS + 1):
         cosines, keyword = read_lists()
         unscored = [point_id for point_id in keyword if point_id not in cosines]
         if unscored:
-            cosines |= {point_id: float(np.dot(query, v)) for point_id, v in read_vectors(unscored).items()}
+            cosines |= read_cosines(unscored)
         fused = fuse_scores(cosines, keyword, weights, limit)
         payloads = read_payloads([point_id for point_id, _ in fused])
         if len(payloads) == len(fused) or attempt == READ_ATTEMPTS:

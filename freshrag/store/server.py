@@ -276,18 +276,20 @@ class ServerStore:
                 {str(p.id): float(p.score) for p in by_keyword.points},
             )
 
-        def read_vectors(ids: list[str]) -> dict[str, np.ndarray]:
+        def read_cosines(ids: list[str]) -> dict[str, float]:
+            only = models.Filter(must=[models.HasIdCondition(has_id=list(ids))])
             with self._lock:
-                records = self._client.retrieve(target, ids, with_payload=False, with_vectors=[DENSE])
-            return {str(r.id): v for r in records if (v := _dense_of(r.vector)) is not None}
+                scored = self._client.query_points(
+                    target, dense, using=DENSE, query_filter=only, limit=len(ids)
+                )
+            return {str(p.id): float(p.score) for p in scored.points}
 
         def read_payloads(ids: list[str]) -> dict[str, dict[str, Any]]:
             with self._lock:
                 records = self._client.retrieve(target, ids, with_payload=True)
             return {str(r.id): dict(r.payload or {}) for r in records}
 
-        vector = np.asarray(dense, np.float32)
-        return hybrid_search(read_lists, read_vectors, read_payloads, vector, query.weights, query.limit)
+        return hybrid_search(read_lists, read_cosines, read_payloads, query.weights, query.limit)
 
     def count_chunks(self) -> int:
         with self._lock:
