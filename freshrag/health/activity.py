@@ -25,18 +25,22 @@ FRESHNESS_WINDOW_SECONDS = 900.0
 CHANGES_SHOWN = 20
 GAPS_SHOWN = 20
 QUERY_BACKLOG = 10_000
+QUERY_BATCH = 500  # queries written in one transaction at most
 
 
 class Activity:
     """Writes recent activity to the shared health state. Monitoring must never cost a change or a search:
     a failed write is logged (once a minute at most) and dropped, and queries are written by a background
-    thread, so a search never waits on Redis (at most `QUERY_BACKLOG` wait; beyond, they are dropped)."""
+    thread, so a search never waits on Redis or SQLite (at most `QUERY_BACKLOG` wait; beyond, they are
+    dropped). Under load the thread writes whatever queued up since its last write in one transaction, and
+    handing it a query is a lock-free put, so twenty concurrent searches do not queue on a lock to log."""
 
     def __init__(self, state: HealthState, clock: Any = time.time) -> None:
         self._state = state
         self._clock = clock
         self._last_complaint = 0.0
-        self._queries: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=QUERY_BACKLOG)
+        # Queries to write, and flush requests (an Event set once everything before it is written).
+        self._queries: queue.SimpleQueue[dict[str, Any] | threading.Event] = queue.SimpleQueue()
         self._writer = threading.Thread(target=self._write_queries, name="freshrag-query-log", daemon=True)
         self._writer.start()
 
@@ -64,26 +68,34 @@ class Activity:
             "model": model,
             "vector": encode_vector(vector),
         }
-        with contextlib.suppress(queue.Full):
-            self._queries.put_nowait(entry)
+        if self._queries.qsize() < QUERY_BACKLOG:
+            self._queries.put(entry)
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until the queries searched so far are written (tests, shutdown)."""
-        deadline = time.monotonic() + timeout
-        while self._queries.unfinished_tasks and time.monotonic() < deadline:
-            time.sleep(0.01)
+        written = threading.Event()
+        self._queries.put(written)
+        written.wait(timeout)
 
     def _write_queries(self) -> None:
         while True:
-            entry = self._queries.get()
-            try:
-                self._append(QUERIES, entry)
-            finally:
-                self._queries.task_done()
+            batch = [self._queries.get()]
+            with contextlib.suppress(queue.Empty):
+                while len(batch) < QUERY_BATCH:
+                    batch.append(self._queries.get_nowait())
+            self._extend(QUERIES, [entry for entry in batch if isinstance(entry, dict)])
+            for flushed in batch:
+                if isinstance(flushed, threading.Event):
+                    flushed.set()
 
     def _append(self, log_name: str, entry: dict[str, Any]) -> None:
+        self._extend(log_name, [entry])
+
+    def _extend(self, log_name: str, entries: list[dict[str, Any]]) -> None:
+        if not entries:
+            return
         try:
-            self._state.append(log_name, entry)
+            self._state.extend(log_name, entries)
         except Exception as exc:
             now = time.monotonic()
             if now - self._last_complaint > 60:

@@ -29,6 +29,10 @@ class HealthState(Protocol):
         """Add `entry` to the log (`changes` or `queries`), dropping the oldest beyond its cap."""
         ...
 
+    def extend(self, log_name: str, entries: list[dict[str, Any]]) -> None:
+        """Add `entries`, oldest first, in one write."""
+        ...
+
     def tail(self, log_name: str, limit: int) -> list[dict[str, Any]]:
         """The newest `limit` entries of the log, newest first."""
         ...
@@ -73,11 +77,24 @@ class SqliteHealthState:
         self._appended = dict.fromkeys(LOGS, 0)
 
     def append(self, log_name: str, entry: dict[str, Any]) -> None:
+        self.extend(log_name, [entry])
+
+    def extend(self, log_name: str, entries: list[dict[str, Any]]) -> None:
         name = _checked(log_name)
+        if not entries:
+            return
+        rows = [(name, json.dumps(entry)) for entry in entries]
         with self._lock:
-            self._db.execute("INSERT INTO logs (log, body) VALUES (?, ?)", (name, json.dumps(entry)))
-            self._appended[name] += 1
-            if self._appended[name] % 64 == 0:  # trim now and then, not on every write
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany("INSERT INTO logs (log, body) VALUES (?, ?)", rows)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            trim_before = self._appended[name] // 64
+            self._appended[name] += len(rows)
+            if self._appended[name] // 64 != trim_before:  # trim now and then, not on every write
                 self._db.execute(
                     "DELETE FROM logs WHERE log = ? AND id <= (SELECT id FROM logs WHERE log = ? "
                     "ORDER BY id DESC LIMIT 1 OFFSET ?)",
@@ -142,9 +159,14 @@ class RedisHealthState:
         self._caps = caps
 
     def append(self, log_name: str, entry: dict[str, Any]) -> None:
+        self.extend(log_name, [entry])
+
+    def extend(self, log_name: str, entries: list[dict[str, Any]]) -> None:
         key = self.PREFIX + _checked(log_name)
+        if not entries:
+            return
         pipe = self._client.pipeline(transaction=False)
-        pipe.lpush(key, json.dumps(entry))
+        pipe.lpush(key, *(json.dumps(entry) for entry in entries))
         pipe.ltrim(key, 0, self._caps[log_name] - 1)
         pipe.execute()
 
