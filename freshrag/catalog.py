@@ -166,6 +166,7 @@ class ModelCatalog:
                 self._settings.models_dir,
                 self._settings.embedding_batch_size,
                 threads=self._settings.embedding_threads,
+                query_copies=self._settings.search_threads,
             )
             self._loaded[run.version] = loaded
             self._evict(keep=run.version)

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 from filelock import FileLock
 
+from freshrag.query_encoder import OnnxQueryEncoder
 from freshrag.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -74,11 +75,12 @@ def _quantisation_target() -> str:
 
 class SentenceTransformerEmbedder:
     """A sentence-transformers model on the CPU, loaded as one copy for documents and `query_copies` for
-    queries, each copy used by one thread at a time (a tokenizer is not thread-safe). So a search never
-    waits behind a document's batch, only behind another query's few milliseconds. Each ONNX copy computes
-    on `threads` cores: on this project's 2-core machine one served 20 search clients best (see
-    FRESHRAG_EMBEDDING_THREADS in the README) and leaves the other core to the other work, while a bulk
-    load is faster on every core; a second query copy bought no throughput there."""
+    queries (FRESHRAG_SEARCH_THREADS: one per search computed at once), each copy used by one thread at a
+    time (a tokenizer is not thread-safe). So a search never waits behind a document's batch, nor behind
+    another search. A query is embedded straight through ONNX Runtime where that gives encode()'s vector
+    (`freshrag.query_encoder`). Each ONNX copy computes on `threads` cores: on this project's 2-core machine
+    one served 20 search clients best (see FRESHRAG_EMBEDDING_THREADS in the README) and leaves the other
+    core to the other work, while a bulk load is faster on every core."""
 
     def __init__(
         self,
@@ -116,9 +118,11 @@ class SentenceTransformerEmbedder:
                 return SentenceTransformer(str(local), device="cpu", backend="onnx", model_kwargs=kwargs)
 
         self._model = load()
-        self._query_models: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        # Each query copy with its direct ONNX encoder where one gives encode()'s vectors (else None).
+        self._query_models: queue.SimpleQueue[tuple[Any, OnnxQueryEncoder | None]] = queue.SimpleQueue()
         for _ in range(max(query_copies, 1)):
-            self._query_models.put(load())
+            query_model = load()
+            self._query_models.put((query_model, OnnxQueryEncoder.of(query_model)))
         self.dimension = int(self._model.get_embedding_dimension() or 0)
         self.max_seq_length = int(self._model.max_seq_length)
         # A private copy without padding or truncation, so counting is exact and never races encode().
@@ -142,13 +146,15 @@ class SentenceTransformerEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         """The unit-length vector of one query, computed apart from document batches."""
-        model = self._query_models.get()  # a free copy; waits only while every copy embeds another query
+        model, direct = self._query_models.get()  # a free copy; waits only while every copy is in use
         try:
+            if direct is not None:
+                return direct.encode(text)
             vector = model.encode(
                 [text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
             )
         finally:
-            self._query_models.put(model)
+            self._query_models.put((model, direct))
         return np.asarray(vector, dtype=np.float32).reshape(-1)
 
     def count_tokens(self, text: str) -> int:
@@ -201,4 +207,5 @@ def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
         settings.models_dir,
         settings.embedding_batch_size,
         threads=settings.embedding_threads,
+        query_copies=settings.search_threads,
     )

@@ -91,6 +91,13 @@ class Settings(BaseSettings):
         le=256,
         description="Cores each loaded ONNX model copy computes on (1 is fastest on 2 cores).",
     )
+    search_threads: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Searches computed at once, each with a query model copy of its own; the others wait "
+        "their turn in arrival order (about the number of cores serves best).",
+    )
     embedding_batch_size: int = Field(32, ge=1, le=4096, description="Texts per forward pass.")
     chunk_max_tokens: int = Field(256, ge=32, le=512, description="Upper bound of a chunk, in model tokens.")
     chunk_target_tokens: int = Field(160, ge=16, le=512, description="Chunks are cut near this size.")
