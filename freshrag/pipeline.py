@@ -10,6 +10,7 @@ from the source's current state, so applying a change twice, or two changes in e
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -39,6 +40,15 @@ log = logging.getLogger(__name__)
 # that a big document (thousands of chunks, minutes of embedding) never holds up a shutdown for more than
 # one slice: about two seconds on one core.
 EMBED_SLICE = 128
+
+
+class _TooSlow(Exception):
+    """One document's embedding passed FRESHRAG_MAX_DOCUMENT_SECONDS."""
+
+
+def _embeds(plan: _Plan) -> bool:
+    """Whether the plan's document writes chunks (so its rows are among the embedded vectors)."""
+    return plan.outcome == "indexed"
 
 
 class IndexingInterrupted(Exception):
@@ -93,6 +103,7 @@ class Indexer:
         activity: Activity | None = None,
         clock: Callable[[], float] = time.time,
         max_chunks: int = 20_000,
+        max_seconds: float = 600.0,
         stopping: threading.Event | None = None,
     ) -> None:
         self._store = store
@@ -104,6 +115,7 @@ class Indexer:
         self._activity = activity
         self._clock = clock
         self._max_chunks = max_chunks
+        self._max_seconds = max_seconds
         self._stopping = stopping or threading.Event()
 
     def apply(self, change: Change) -> Outcome:
@@ -120,17 +132,7 @@ class Indexer:
             targets = self._targets.write_targets()  # under the locks: a switch waits for them
             plans = [self._plan(change, targets) for change in latest.values()]
             # Every write comes after the embedding: stopping during it leaves the index as it was.
-            vectors = {
-                target.collection: self._embed(
-                    target.embedder,
-                    [
-                        plan.chunks[i].embed_text
-                        for plan in plans
-                        for i in plan.to_embed.get(target.collection, [])
-                    ],
-                )
-                for target in targets
-            }
+            vectors = self._embed_plans(plans, targets)
             offsets = dict.fromkeys(vectors, 0)
             outcomes = []
             for plan in plans:
@@ -143,16 +145,65 @@ class Indexer:
         by_doc = {outcome.doc_id: outcome for outcome in outcomes}
         return [by_doc[change.doc_id] for change in changes]
 
-    def _embed(self, embedder: Embedder, texts: list[str]) -> np.ndarray:
-        """`texts` embedded `EMBED_SLICE` at a time, giving up between slices if the process is stopping."""
+    def _embed_plans(self, plans: list[_Plan], targets: list[Target]) -> dict[str, np.ndarray]:
+        """Each target's new chunks, embedded plan by plan in plan order. Documents of one slice or less
+        embed together (bulk ingest's batches); a bigger one embeds alone, `EMBED_SLICE` chunks at a time,
+        and fails once it has taken `max_seconds` (its rows are then left out: it writes no chunk)."""
+        embedded: dict[str, dict[int, np.ndarray]] = {}
+        for target in targets:
+            rows = embedded[target.collection] = {}
+            texts = {
+                number: [plan.chunks[i].embed_text for i in plan.to_embed.get(target.collection, [])]
+                for number, plan in enumerate(plans)
+            }
+            small = [number for number, batch in texts.items() if 0 < len(batch) <= EMBED_SLICE]
+            if small:
+                together = self._embed_slices(
+                    target.embedder, [text for number in small for text in texts[number]]
+                )
+                start = 0
+                for number in small:
+                    rows[number] = together[start : start + len(texts[number])]
+                    start += len(texts[number])
+            for number, batch in texts.items():
+                if len(batch) > EMBED_SLICE and plans[number].outcome == "indexed":
+                    try:
+                        rows[number] = self._embed_slices(target.embedder, batch, self._max_seconds)
+                    except _TooSlow:
+                        plans[number] = self._too_slow(plans[number])
+        # A document that failed in the second target leaves the first target's rows too.
+        return {
+            target.collection: np.concatenate(
+                [rows[n] for n in range(len(plans)) if n in rows and _embeds(plans[n])]
+                or [np.zeros((0, target.embedder.dimension), dtype=np.float32)]
+            )
+            for target in targets
+            for rows in [embedded[target.collection]]
+        }
+
+    def _embed_slices(self, embedder: Embedder, texts: list[str], limit: float = math.inf) -> np.ndarray:
+        """`texts` embedded `EMBED_SLICE` at a time, raising `_TooSlow` once that has taken `limit` seconds.
+        Between two slices, gives up if the process is stopping."""
         if len(texts) <= EMBED_SLICE:
             return embedder.embed(texts)
+        started = time.monotonic()
         slices = []
         for start in range(0, len(texts), EMBED_SLICE):
             if self._stopping.is_set():
                 raise IndexingInterrupted(f"stopped after embedding {start} of {len(texts)} chunks")
+            if time.monotonic() - started > limit:
+                raise _TooSlow
             slices.append(embedder.embed(texts[start : start + EMBED_SLICE]))
         return np.concatenate(slices)
+
+    def _too_slow(self, plan: _Plan) -> _Plan:
+        reason = (
+            f"embedding its {len(plan.chunks)} chunks took over {self._max_seconds:g} s "
+            "(FRESHRAG_MAX_DOCUMENT_SECONDS)"
+        )
+        log.warning("failed %s: %s", plan.change.uri, reason)
+        record = replace(plan.record, status=DocStatus.FAILED, reason=reason, chunk_ids=[])
+        return _Plan(plan.change, plan.previous, record, outcome=DocStatus.FAILED.value)
 
     def _plan(self, change: Change, targets: list[Target]) -> _Plan:
         previous = self._store.get_record(change.doc_id)

@@ -104,6 +104,7 @@ def build_runtime(
         load,
         activity=activity,
         max_chunks=settings.max_chunks_per_document,
+        max_seconds=settings.max_document_seconds,
         stopping=stopping,
     )
     return Runtime(

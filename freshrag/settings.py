@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     max_chunks_per_document: int = Field(
         20_000, ge=1, description="A document cut into more chunks than this fails with the reason."
     )
+    max_document_seconds: float = Field(
+        600.0,
+        gt=0,
+        description="A document whose embedding takes longer than this fails with the reason (checked "
+        "between slices of 128 chunks, so smaller documents are never cut short).",
+    )
     embedding_threads: int = Field(
         1,
         ge=1,
