@@ -2,10 +2,12 @@
 
 The SciFact abstracts are written as Markdown files into a fresh watched folder and loaded with `freshrag
 ingest` (the fastest way in: it embeds in batches, straight into the store), then `freshrag up` is started
-on that folder and data dir; its start-up reconcile finds nothing to do. C clients (threads, one connection
-each) then send `GET /search?q=...&k=10&mode=M` back to back for S seconds per mode, with queries drawn from
-SciFact's queries. Latency counts answered searches (200); anything else is an error, by status or by
-exception. Requests per second are answered searches over the phase's wall time.
+on that folder and data dir; its start-up reconcile finds nothing to do. C clients (wrk's connections where
+Debian's `wrk` is installed, which costs the shared cores almost nothing; else, or with `--client python`,
+this process's threads, one connection each) then send `GET /search?q=...&k=10&mode=M` back to back for S
+seconds per mode, with queries drawn from SciFact's queries. Latency counts answered searches (200; wrk counts
+every answer); anything else is an error, by status or by exception. Requests per second are answered
+searches over the phase's wall time.
 
 Then the same hybrid load runs while a 1.5 MB text file (SciFact abstracts end to end) is moved into the
 watched folder one second in; the load goes on for S seconds after the drop, its record is polled every
@@ -41,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import wrk_load
 from common import MODEL_CACHE, PROJECT, RESULTS, SHARED_DATA, distribution, start_up, stop
 from rich.console import Console
 from rich.table import Table
@@ -77,8 +80,11 @@ class Load:
     errors: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    measured: dict[str, Any] | None = None  # wrk's figures, where wrk generated the load
 
     def figures(self) -> dict[str, Any]:
+        if self.measured is not None:
+            return self.measured
         answered = len(self.latencies)
         spread = distribution(self.latencies) if answered else {"n": 0}
         return {
@@ -179,8 +185,15 @@ def wait_indexed(client: httpx.Client, documents: int) -> dict[str, Any]:
         time.sleep(0.5)
 
 
-def drive(url: str, mode: str | None, queries: list[str], clients: int, until: float, load: Load) -> None:
-    """`clients` threads searching back to back until the monotonic time `until`; results into `load`."""
+def drive(url: str, mode: str | None, queries: list[str], args: Any, until: float, load: Load) -> None:
+    """`args.clients` clients searching back to back until the monotonic time `until`; results into `load`:
+    wrk's connections, or this process's threads with `--client python`."""
+    if args.client == "wrk":
+        load.measured = wrk_load.search_load(
+            url, mode, queries, args.clients, until - time.monotonic(), REQUEST_TIMEOUT
+        )
+        return
+    clients = args.clients
 
     def client_loop(number: int) -> None:
         draw = random.Random(number)
@@ -225,7 +238,7 @@ def steady(client: httpx.Client, modes: list[str | None], queries: list[str], ar
     for mode in modes:
         warm_up(client, mode, queries)
         load = Load()
-        drive(str(client.base_url), mode, queries, args.clients, time.monotonic() + args.seconds, load)
+        drive(str(client.base_url), mode, queries, args, time.monotonic() + args.seconds, load)
         results[mode or "dense"] = load.figures()
         console.log(f"  {mode or 'dense (no mode parameter)'}: {results[mode or 'dense']}")
     return results
@@ -241,7 +254,7 @@ def while_indexing(
     started = time.monotonic()
     until = started + DROP_AFTER + args.seconds
     loader = threading.Thread(
-        target=drive, args=(str(client.base_url), mode, queries, args.clients, until, load), daemon=True
+        target=drive, args=(str(client.base_url), mode, queries, args, until, load), daemon=True
     )
     loader.start()
     time.sleep(DROP_AFTER)
@@ -387,6 +400,12 @@ def main() -> None:
     parser.add_argument("--modes", default="dense,keyword,hybrid", help="comma-separated search modes")
     parser.add_argument("--docs", type=int, default=5183, help="the first N SciFact abstracts (all: 5183)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON instead of tables")
+    parser.add_argument(
+        "--client",
+        choices=("wrk", "python"),
+        default="wrk" if wrk_load.available() else "python",
+        help="the load generator: wrk (Debian's `wrk`; the default where installed) or Python threads",
+    )
     parser.add_argument("--compare-with", type=Path, help="another checkout of freshrag, run the same way")
     parser.add_argument("--compare-python", help="the other checkout's interpreter (default: this one)")
     args = parser.parse_args()
@@ -407,6 +426,7 @@ def main() -> None:
         "what": "GET /search?k=10 on freshrag up, concurrent clients back to back, SciFact queries; then "
         f"the hybrid load while a {BIG_FILE_BYTES:,}-byte text file is indexed",
         "clients": args.clients,
+        "client": args.client,
         "seconds": args.seconds,
         "builds": measured,
     }
