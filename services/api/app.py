@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from freshrag.answers import build_answer_service
 from freshrag.coordination import replay_dead_letters
 from freshrag.documents import DocStatus, DocumentRecord, SourceKind
 from freshrag.health.collector import HealthCollector
@@ -19,6 +20,7 @@ from freshrag.retrieval import parse_mode, parse_weights
 from freshrag.runtime import Runtime
 from freshrag.search import SearchResponse
 from freshrag.status import collect_status, gaps
+from services.api.ask import ask_router
 from services.api.body_limit import BodyLimit
 from services.api.errors import install_error_handlers
 from services.api.feedback import feedback_router
@@ -195,6 +197,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         """Enqueue every dead letter's change again (each becomes a dead letter again if it still fails)."""
         return {"replayed": replay_dead_letters(runtime.dead_letters, runtime.queue)}
 
+    app.include_router(ask_router(build_answer_service(runtime)))
     app.include_router(webhook_router(runtime))
     app.include_router(
         feedback_router(
