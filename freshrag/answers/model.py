@@ -10,6 +10,10 @@ from typing import Any
 MAX_QUESTION_CHARS = 4096
 
 
+class QuestionError(ValueError):
+    """A question that cannot be asked; the message names the field `question`."""
+
+
 class Route(StrEnum):
     """How a question is answered (article 003's patterns): `rag` the base model with retrieved passages;
     `hybrid` the fine-tuned answer-style model with retrieved passages (pattern 1); `cascade` retrieval first,

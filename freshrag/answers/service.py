@@ -22,6 +22,7 @@ from freshrag.answers.model import (
     Done,
     Event,
     Outcome,
+    QuestionError,
     Restart,
     Route,
     Token,
@@ -38,10 +39,6 @@ from freshrag.telemetry import Metrics
 
 log = logging.getLogger(__name__)
 QUESTION_LOGGED_CHARS = 200
-
-
-class QuestionError(ValueError):
-    """A question that cannot be asked; the message names the field `question`."""
 
 
 @dataclass

@@ -123,3 +123,23 @@ def _health_rows(table: Table, status: dict[str, Any]) -> None:
             table.add_row(
                 "", f"moved from {move['from'] or 'the default'} to {move['to']} at {when(move['at'])}"
             )
+
+
+def print_answer(console: Console, answer: dict[str, Any]) -> None:
+    """The answer, its sources by citation number, and how it was made."""
+    console.print(answer["answer"], highlight=False, markup=False)
+    if answer["citations"]:
+        console.print()
+    for cited in answer["citations"]:
+        console.print(
+            f"[bold][{cited['n']}][/] {cited['title'] or cited['doc_id']} [dim]{cited['uri']} · "
+            f"version {cited['version']} · indexed {when(cited['indexed_at'])}[/]",
+            soft_wrap=True,
+            highlight=False,
+        )
+    grounded = "" if answer["grounded"] else ", [yellow]not grounded in the documents[/]"
+    console.print(
+        f"[dim]{answer['outcome'].replace('_', ' ')} by route {answer['route']}, model "
+        f"{answer['model'] or 'none called'}; retrieval {answer['retrieval_ms']} ms, generation "
+        f"{answer['generation_ms']} ms[/]{grounded}"
+    )

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from freshrag.answers import build_answer_service
+from freshrag.answers.service import build_answer_service
 from freshrag.coordination import replay_dead_letters
 from freshrag.documents import DocStatus, DocumentRecord, SourceKind
 from freshrag.health.collector import HealthCollector

@@ -12,8 +12,9 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from freshrag.answers import AnswerService, AskRequest, ChatError, Done, Restart, Token
-from freshrag.answers.model import Event
+from freshrag.answers.chat import ChatError
+from freshrag.answers.model import AskRequest, Done, Event, Restart, Token
+from freshrag.answers.service import AnswerService
 from services.api.schemas import AskOut
 from services.api.schemas import AskRequest as AskIn
 
