@@ -242,6 +242,15 @@ def ask(
         print_answer(out, answer)
 
 
+@app.command(name="mcp")
+def mcp_stdio(data_dir: DataDirOption = None) -> None:
+    """Serve the MCP tools (search, ask, get_document, status) over stdio for desktop clients, through the
+    running instance at FRESHRAG_URL, or the local store when none runs."""
+    from freshrag.cli.mcp import serve_stdio
+
+    serve_stdio(_settings(data_dir=data_dir))
+
+
 @app.command()
 def status(as_json: JsonOption = False, data_dir: DataDirOption = None) -> None:
     """Documents by status, failures with their reasons, queue depth and freshness."""

@@ -1,7 +1,7 @@
-"""`freshrag up` answering questions against a local OpenAI-compatible server (tests/fake_openai.py), as a user
-runs it: a fact dropped into the watched folder is answered with a citation of its file and version; after an
-edit the new version is cited and the old text is not in the prompt; after a delete the answer is "I don't have
-that information" and the model is not called."""
+"""`freshrag up` answering questions against a local OpenAI-compatible server (tests/fake_openai.py), as a
+user runs it: a fact dropped into the watched folder is answered with a citation of its file and version;
+after an edit the new version is cited and the old text is not in the prompt; after a delete the answer is
+"I don't have that information" and the model is not called."""
 
 from __future__ import annotations
 

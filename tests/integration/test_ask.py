@@ -10,71 +10,22 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from fastapi.testclient import TestClient
 
-from freshrag.embedding import SentenceTransformerEmbedder
-from freshrag.queue import QUEUES, make_client
 from freshrag.registry import Backend, ModelRun, RunStatus
-from freshrag.runtime import Runtime, build_runtime
-from freshrag.settings import Settings
-from freshrag.sources import WatchedFolder
+from freshrag.runtime import Runtime
 from freshrag.status import gaps
 from services.api import create_app
-from tests.fake_openai import FakeOpenAI, answer_from_passages, fake_openai
+from tests.fake_openai import FakeOpenAI
 from tests.served import served
 
 CHAT = ("POST", "/v1/chat/completions")
-KILN = (
-    "# Kiln schedule\n\nThe glaze kiln fires every Thursday at six in the morning. It cools until Saturday.\n"
-)
-PARKING = "# Parking\n\nVisitors park on level two of the north garage, next to the bicycle racks.\n"
 NO_INFORMATION = "I don't have that information."
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeOpenAI]:
-    with fake_openai() as server:
-        server.chat_reply = answer_from_passages
-        yield server
-
-
-@pytest.fixture
-def start(
-    make_settings: Callable[..., Settings],
-    embedder: SentenceTransformerEmbedder,
-    fake: FakeOpenAI,
-    tmp_path: Path,
-) -> Iterator[Callable[..., tuple[Runtime, TestClient]]]:
-    """A runtime with the kiln and parking notes indexed, and a test client of its app."""
-    opened: list[tuple[Runtime, TestClient]] = []
-
-    def open_one(**overrides: Any) -> tuple[Runtime, TestClient]:
-        values = {"openai_base_url": fake.base_url, "openai_api_key": "sk-test"} | overrides
-        runtime = build_runtime(make_settings(**values), embedder=embedder)
-        folder = tmp_path / "notes"
-        folder.mkdir(exist_ok=True)
-        watched = WatchedFolder.of(folder)
-        for name, text in (("kiln.md", KILN), ("parking.md", PARKING)):
-            (folder / name).write_text(text)
-            assert runtime.indexer.apply(watched.change_for(name)).outcome in ("indexed", "unchanged")
-        client = TestClient(create_app(runtime))
-        client.__enter__()
-        opened.append((runtime, client))
-        return runtime, client
-
-    yield open_one
-    for runtime, client in opened:
-        client.__exit__(None, None, None)
-        with make_client(runtime.settings).connection_for_write() as connection:
-            for queue in QUEUES:
-                connection.default_channel.queue_purge(queue)
-        runtime.close()
 
 
 def metric(client: TestClient, name: str, **labels: str) -> float:
@@ -86,9 +37,9 @@ def metric(client: TestClient, name: str, **labels: str) -> float:
 
 
 def test_an_answer_cites_the_passage_it_used_with_its_version(
-    start: Callable[..., tuple[Runtime, TestClient]], fake: FakeOpenAI
+    start_answering: Callable[..., tuple[Runtime, TestClient]], answer_model: FakeOpenAI
 ) -> None:
-    runtime, client = start()
+    runtime, client = start_answering()
     response = client.post("/ask", json={"question": "When does the glaze kiln fire?"})
     assert response.status_code == 200, response.text
     body = response.json()
@@ -103,7 +54,7 @@ def test_an_answer_cites_the_passage_it_used_with_its_version(
     assert body["usage"] == {"prompt_tokens": 50, "completion_tokens": 12}
     assert body["retrieval_ms"] > 0
     assert body["generation_ms"] > 0
-    [sent] = fake.chat_bodies
+    [sent] = answer_model.chat_bodies
     assert sent["model"] == runtime.settings.answer_model
     system, user = sent["messages"]
     assert NO_INFORMATION in system["content"]
@@ -117,9 +68,9 @@ def test_an_answer_cites_the_passage_it_used_with_its_version(
 
 
 def test_weak_retrieval_says_no_information_without_calling_the_model_and_is_a_gap(
-    start: Callable[..., tuple[Runtime, TestClient]], fake: FakeOpenAI
+    start_answering: Callable[..., tuple[Runtime, TestClient]], answer_model: FakeOpenAI
 ) -> None:
-    runtime, client = start()
+    runtime, client = start_answering()
     question = "What is the airspeed of an unladen swallow?"
     body = client.post("/ask", json={"question": question}).json()
     assert (body["answer"], body["outcome"], body["model"], body["citations"]) == (
@@ -128,7 +79,7 @@ def test_weak_retrieval_says_no_information_without_calling_the_model_and_is_a_g
         None,
         [],
     )
-    assert fake.calls(*CHAT) == 0
+    assert answer_model.calls(*CHAT) == 0
     assert metric(client, "freshrag_ask_total", route="rag", outcome="no_information") == 1
     assert runtime.search.activity is not None
     runtime.search.activity.flush()
@@ -138,9 +89,9 @@ def test_weak_retrieval_says_no_information_without_calling_the_model_and_is_a_g
 
 
 def test_bogus_citation_numbers_are_dropped_and_counted(
-    start: Callable[..., tuple[Runtime, TestClient]],
+    start_answering: Callable[..., tuple[Runtime, TestClient]],
 ) -> None:
-    _, client = start()
+    _, client = start_answering()
     body = client.post("/ask", json={"question": "When does the glaze kiln fire? (bogus)"}).json()
     assert body["answer"] == "The glaze kiln fires every Thursday at six in the morning [1]."
     assert body["dropped_citations"] == 1
@@ -149,9 +100,9 @@ def test_bogus_citation_numbers_are_dropped_and_counted(
 
 
 def test_the_hybrid_route_answers_with_the_live_fine_tuned_model(
-    start: Callable[..., tuple[Runtime, TestClient]], fake: FakeOpenAI
+    start_answering: Callable[..., tuple[Runtime, TestClient]], answer_model: FakeOpenAI
 ) -> None:
-    runtime, client = start()
+    runtime, client = start_answering()
     tuned = "ft:gpt-4o-mini-2024-07-18:freshrag:support:ftjob-000001"
     runtime.registry.put(
         ModelRun(
@@ -160,18 +111,18 @@ def test_the_hybrid_route_answers_with_the_live_fine_tuned_model(
     )
     body = client.post("/ask", json={"question": "Where do visitors park?"}).json()
     assert (body["route"], body["model"], body["outcome"]) == ("hybrid", tuned, "answered")
-    assert fake.chat_bodies[-1]["model"] == tuned
+    assert answer_model.chat_bodies[-1]["model"] == tuned
     assert body["citations"][0]["uri"].endswith("parking.md")
     forced = client.post("/ask", json={"question": "Where do visitors park?", "route": "rag"}).json()
     assert (forced["route"], forced["model"]) == ("rag", runtime.settings.answer_model)
 
 
 def test_the_router_and_the_cascade(
-    start: Callable[..., tuple[Runtime, TestClient]], fake: FakeOpenAI
+    start_answering: Callable[..., tuple[Runtime, TestClient]], answer_model: FakeOpenAI
 ) -> None:
     rules = [{"pattern": "(?i)weather|swallow", "route": "cascade"}]
-    _, client = start(answer_routes=rules, answer_fallback=True)
-    fake.chat_reply = lambda messages: "Roughly 11 metres a second, from general knowledge."
+    _, client = start_answering(answer_routes=rules, answer_fallback=True)
+    answer_model.chat_reply = lambda messages: "Roughly 11 metres a second, from general knowledge."
     body = client.post("/ask", json={"question": "What is the airspeed of an unladen swallow?"}).json()
     assert (body["route"], body["routed_by"], body["outcome"], body["grounded"]) == (
         "cascade",
@@ -181,13 +132,13 @@ def test_the_router_and_the_cascade(
     )
     assert body["answer"] == "Roughly 11 metres a second, from general knowledge."
     assert body["citations"] == []
-    assert "Context:" not in fake.chat_bodies[-1]["messages"][-1]["content"]  # the model alone
+    assert "Context:" not in answer_model.chat_bodies[-1]["messages"][-1]["content"]  # the model alone
     plain = client.post("/ask", json={"question": "When does the glaze kiln fire?"}).json()
     assert (plain["route"], plain["routed_by"]) == ("rag", None)
 
     # Retrieval finds a passage but the model says it does not hold the answer: the cascade starts over.
     replies = iter([NO_INFORMATION, "Ask the front desk, from general knowledge."])
-    fake.chat_reply = lambda messages: next(replies)
+    answer_model.chat_reply = lambda messages: next(replies)
     events = sse(client.post("/ask", json={"question": "Which weather does the kiln need?", "stream": True}))
     names = [name for name, _ in events]
     assert names == ["token"] * 5 + ["restart"] + ["token"] * 7 + ["answer"]
@@ -196,12 +147,12 @@ def test_the_router_and_the_cascade(
 
 
 def test_the_cascade_without_fallback_says_no_information(
-    start: Callable[..., tuple[Runtime, TestClient]], fake: FakeOpenAI
+    start_answering: Callable[..., tuple[Runtime, TestClient]], answer_model: FakeOpenAI
 ) -> None:
-    _, client = start(answer_route="cascade")
+    _, client = start_answering(answer_route="cascade")
     body = client.post("/ask", json={"question": "What is the airspeed of an unladen swallow?"}).json()
     assert (body["route"], body["outcome"], body["grounded"]) == ("cascade", "no_information", True)
-    assert fake.calls(*CHAT) == 0
+    assert answer_model.calls(*CHAT) == 0
 
 
 def sse(response: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
@@ -215,10 +166,10 @@ def sse(response: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
 
 
 def test_streaming_delivers_tokens_before_the_end(
-    start: Callable[..., tuple[Runtime, TestClient]], fake: FakeOpenAI
+    start_answering: Callable[..., tuple[Runtime, TestClient]], answer_model: FakeOpenAI
 ) -> None:
-    runtime, _ = start()
-    fake.stream_pause = 0.15
+    runtime, _ = start_answering()
+    answer_model.stream_pause = 0.15
     arrivals: list[tuple[float, str, dict[str, Any]]] = []
     with served(create_app(runtime)) as url, httpx.Client(base_url=url, timeout=30) as http:
         began = time.monotonic()
@@ -249,32 +200,32 @@ def closed_port_url() -> str:
 
 
 def test_the_chat_endpoint_down_slow_or_garbage_is_502_or_504_with_the_reason(
-    start: Callable[..., tuple[Runtime, TestClient]], fake: FakeOpenAI, tmp_path: Path
+    start_answering: Callable[..., tuple[Runtime, TestClient]], answer_model: FakeOpenAI, tmp_path: Path
 ) -> None:
     question = {"question": "When does the glaze kiln fire?"}
-    _, down = start(openai_base_url=closed_port_url())
+    _, down = start_answering(openai_base_url=closed_port_url())
     response = down.post("/ask", json=question)
     assert response.status_code == 502
     assert "no answer" in response.json()["detail"]
     assert response.json()["reason"] == "unavailable"
 
-    _, client = start(answer_timeout_seconds=0.3, data_dir=tmp_path / "second")
-    fake.chat_delay = 1.0
+    _, client = start_answering(answer_timeout_seconds=0.3, data_dir=tmp_path / "second")
+    answer_model.chat_delay = 1.0
     response = client.post("/ask", json=question)
     assert response.status_code == 504, response.text
     assert "FRESHRAG_ANSWER_TIMEOUT_SECONDS" in response.json()["detail"]
-    fake.chat_delay = 0.0
+    answer_model.chat_delay = 0.0
 
-    fake.chat_raw = b'{"id": "chatcmpl-1", "object": "chat.completion", "choices": []}'
+    answer_model.chat_raw = b'{"id": "chatcmpl-1", "object": "chat.completion", "choices": []}'
     response = client.post("/ask", json=question)
     assert (response.status_code, response.json()["reason"]) == (502, "invalid")
     assert "no choices" in response.json()["detail"]
-    fake.chat_raw = b"<html>Bad gateway</html>"
+    answer_model.chat_raw = b"<html>Bad gateway</html>"
     response = client.post("/ask", json=question | {"stream": True})
     assert (response.status_code, response.json()["reason"]) == (502, "invalid")
-    fake.chat_raw = None
+    answer_model.chat_raw = None
 
-    fake.fail_requests("/v1/chat/completions", status=500)
+    answer_model.fail_requests("/v1/chat/completions", status=500)
     response = client.post("/ask", json=question)
     assert response.status_code == 502
     assert "answered 500" in response.json()["detail"]
@@ -286,9 +237,9 @@ def test_the_chat_endpoint_down_slow_or_garbage_is_502_or_504_with_the_reason(
 
 
 def test_a_long_question_or_an_unknown_route_is_422_naming_the_field(
-    start: Callable[..., tuple[Runtime, TestClient]], fake: FakeOpenAI
+    start_answering: Callable[..., tuple[Runtime, TestClient]], answer_model: FakeOpenAI
 ) -> None:
-    _, client = start()
+    _, client = start_answering()
     for body, field in (
         ({"question": "x" * 4097}, "question"),
         ({"question": "   "}, "question"),
@@ -299,4 +250,4 @@ def test_a_long_question_or_an_unknown_route_is_422_naming_the_field(
         assert response.status_code == 422, body
         assert response.json()["detail"][0]["loc"][-1] == field
     assert client.post("/ask", json={"question": "kiln?", "filter": {"colour": "red"}}).status_code == 400
-    assert fake.calls(*CHAT) == 0
+    assert answer_model.calls(*CHAT) == 0
