@@ -16,7 +16,7 @@ from freshrag.answers.model import QuestionError
 from freshrag.answers.routes import UnknownRouteError
 from freshrag.cli.client import ApiClient, InstanceUnreachableError
 from freshrag.cli.models import finetune, models_app, use_settings
-from freshrag.cli.render import print_answer, print_search, print_status
+from freshrag.cli.render import print_advice, print_answer, print_search, print_status
 from freshrag.evaluation import DatasetError
 from freshrag.queue import BrokerUnavailableError
 from freshrag.retrieval import RetrievalError
@@ -249,6 +249,25 @@ def mcp_stdio(data_dir: DataDirOption = None) -> None:
     from freshrag.cli.mcp import serve_stdio
 
     serve_stdio(_settings(data_dir=data_dir))
+
+
+@app.command()
+def advise(as_json: JsonOption = False, data_dir: DataDirOption = None) -> None:
+    """RAG, fine-tuning or both? The articles' decision framework applied to what this index observes: how
+    often knowledge changes, query volume, knowledge gaps, retrieval quality, fine-tuning gains, costs."""
+    from freshrag.advice.figures import gather_figures
+    from freshrag.advice.framework import advise as apply_framework
+
+    settings = _settings(data_dir=data_dir)
+    answer = _local_or_remote(
+        settings,
+        lambda client: client.get("/advice"),
+        lambda runtime: apply_framework(gather_figures(runtime)).to_json(),
+    )
+    if as_json:
+        print(json.dumps(answer, indent=2))
+    else:
+        print_advice(out, answer)
 
 
 @app.command()

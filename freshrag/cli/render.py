@@ -143,3 +143,17 @@ def print_answer(console: Console, answer: dict[str, Any]) -> None:
         f"{answer['model'] or 'none called'}; retrieval {answer['retrieval_ms']} ms, generation "
         f"{answer['generation_ms']} ms[/]{grounded}"
     )
+
+
+def print_advice(console: Console, advice: dict[str, Any]) -> None:
+    """The recommendation, then each finding with the figure behind it and where it points."""
+    sure = "" if advice["confident"] else " [yellow](too little data to be sure)[/]"
+    console.print(f"[bold]{advice['recommendation'].upper()}[/]{sure}")
+    console.print(advice["summary"], highlight=False)
+    console.print()
+    for finding in advice["findings"]:
+        points = finding["points_to"] or ("too little data" if finding["thin"] else "no direction")
+        console.print(f"[bold]{finding['question']}[/] [cyan]→ {points}[/]", highlight=False)
+        console.print(f"   {finding['figure']}", highlight=False, markup=False)
+    for note in advice["notes"]:
+        console.print(f"[dim]{note}[/]", highlight=False)

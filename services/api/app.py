@@ -23,6 +23,7 @@ from freshrag.retrieval import parse_mode, parse_weights
 from freshrag.runtime import Runtime
 from freshrag.search import SearchResponse
 from freshrag.status import collect_status, gaps
+from services.api.advice import CachedAdvice, advice_router
 from services.api.ask import ask_router
 from services.api.body_limit import BodyLimit
 from services.api.errors import install_error_handlers
@@ -95,6 +96,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         )
 
     install_error_handlers(app)
+    advice = CachedAdvice(runtime)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -190,7 +192,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     def status_page(credentials: Credentials) -> HTMLResponse:
         """The status page: freshness, backlog, canary, latest changes, failures, quality, drift."""
         shown = collect_status(runtime, show_queries=_is_admin(runtime.settings.api_token, credentials))
-        return HTMLResponse(render_status_page(shown))
+        return HTMLResponse(render_status_page(shown | {"advice": advice()}))
 
     @app.get(
         "/knowledge-gaps",
@@ -219,6 +221,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         return {"replayed": replay_dead_letters(runtime.dead_letters, runtime.queue)}
 
     app.include_router(ask_router(answers))
+    app.include_router(advice_router(advice))
     app.include_router(webhook_router(runtime))
     app.include_router(
         feedback_router(
