@@ -153,6 +153,8 @@ class Metrics:
         for route in ASK_ROUTES:
             for outcome in ASK_OUTCOMES:
                 self.ask_total.labels(route, outcome)
+        for stage in ASK_STAGES:
+            self.ask_seconds.labels(stage)
         for outcome in CANARY_OUTCOMES:
             self.canary_runs.labels(outcome)
         for backend in FINETUNE_BACKENDS:
