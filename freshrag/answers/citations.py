@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from freshrag.answers.model import Citation
 from freshrag.search import SearchResult
 
-_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+# One to three digits: "[2023]" in an answer is a year, not a citation.
+_MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 
 
 @dataclass(frozen=True)

@@ -123,6 +123,12 @@ def _health_rows(table: Table, status: dict[str, Any]) -> None:
             table.add_row(
                 "", f"moved from {move['from'] or 'the default'} to {move['to']} at {when(move['at'])}"
             )
+    answers = status.get("answers")
+    if answers and answers["counted"]:
+        outcomes = ", ".join(
+            f"{count} {name.replace('_', ' ')}" for name, count in sorted(answers["outcomes"].items())
+        )
+        table.add_row("answers", f"of the last {answers['counted']}: {outcomes}")
 
 
 def print_answer(console: Console, answer: dict[str, Any]) -> None:

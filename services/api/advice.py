@@ -3,6 +3,7 @@ every document record, so it is computed at most every `CACHE_SECONDS`, not on e
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
@@ -13,6 +14,7 @@ from freshrag.advice.figures import gather_figures
 from freshrag.advice.framework import advise
 from freshrag.runtime import Runtime
 
+log = logging.getLogger(__name__)
 CACHE_SECONDS = 30.0
 
 
@@ -29,6 +31,14 @@ class CachedAdvice:
             if self._value is None or now - self._value[0] > self._seconds:
                 self._value = (now, advise(gather_figures(self._runtime)).to_json())
             return self._value[1]
+
+    def for_status_page(self) -> dict[str, Any] | None:
+        """The advice, or None when it cannot be computed now: the status page shows everything else."""
+        try:
+            return self()
+        except Exception as exc:
+            log.warning("the RAG-or-fine-tune advice could not be computed: %s", exc)
+            return None
 
 
 def advice_router(advice: CachedAdvice) -> APIRouter:

@@ -192,7 +192,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     def status_page(credentials: Credentials) -> HTMLResponse:
         """The status page: freshness, backlog, canary, latest changes, failures, quality, drift."""
         shown = collect_status(runtime, show_queries=_is_admin(runtime.settings.api_token, credentials))
-        return HTMLResponse(render_status_page(shown | {"advice": advice()}))
+        return HTMLResponse(render_status_page(shown | {"advice": advice.for_status_page()}))
 
     @app.get(
         "/knowledge-gaps",

@@ -76,4 +76,11 @@ def test_answers_follow_the_file_through_add_edit_and_delete(
         assert shown.returncode == 0, shown.stderr
         assert "I don't have that information." in shown.stdout
         assert "no information by route rag" in shown.stdout
+        status = run(["status"], cli_env, tmp_path)
+        assert "of the last 4: 2 answered, 2 no information" in status.stdout
+        advised = run(["advise", "--json"], cli_env, tmp_path)
+        assert advised.returncode == 0, advised.stderr
+        advice = json.loads(advised.stdout)
+        assert (advice["recommendation"], advice["confident"]) == ("rag", False)
+        assert advice["figures"]["answers_seen"] == 4
         assert up.stop() == 0

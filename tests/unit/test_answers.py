@@ -62,6 +62,7 @@ def test_citations_keep_the_passages_used_and_drop_numbers_that_name_none() -> N
     plain = check_citations("No citation at all.", passages)
     assert (plain.text, plain.citations, plain.dropped) == ("No citation at all.", [], 0)
     assert check_citations("Zero [0].", passages).dropped == 1
+    assert check_citations("The [2023] report [1].", passages).text == "The [2023] report [1]."
 
 
 RULES = [
