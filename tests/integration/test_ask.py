@@ -17,9 +17,10 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
-from freshrag.registry import Backend, ModelRun, RunStatus
+from freshrag.registry import Backend, RunStatus
 from freshrag.runtime import Runtime
 from freshrag.status import gaps
+from freshrag.training.openai_runs import poll_jobs, start_job
 from services.api import create_app
 from tests.fake_openai import FakeOpenAI
 from tests.served import served
@@ -99,20 +100,37 @@ def test_bogus_citation_numbers_are_dropped_and_counted(
     assert metric(client, "freshrag_ask_citations_dropped_total") == 1
 
 
-def test_the_hybrid_route_answers_with_the_live_fine_tuned_model(
-    start_answering: Callable[..., tuple[Runtime, TestClient]], answer_model: FakeOpenAI
+def test_the_hybrid_route_answers_with_the_openai_model_once_its_job_went_live(
+    start_answering: Callable[..., tuple[Runtime, TestClient]], answer_model: FakeOpenAI, tmp_path: Path
 ) -> None:
-    runtime, client = start_answering()
-    tuned = "ft:gpt-4o-mini-2024-07-18:freshrag:support:ftjob-000001"
-    runtime.registry.put(
-        ModelRun(
-            "ftjob-000001", Backend.OPENAI, RunStatus.LIVE, time.time(), "gpt-4o-mini", fine_tuned_model=tuned
+    examples = tmp_path / "curated.jsonl"
+    examples.write_text(
+        "".join(
+            json.dumps(
+                {"question": f"Where is room {i}?", "answer": f"Floor {i} [1].", "context": f"Room {i}."}
+            )
+            + "\n"
+            for i in range(12)
         )
     )
+    runtime, client = start_answering(openai_examples=examples)
+    before = client.post("/ask", json={"question": "Where do visitors park?"}).json()
+    assert (before["route"], before["model"]) == ("rag", runtime.settings.answer_model)
+
+    job = start_job(runtime, "test")  # the OpenAI backend's own path: upload, create, poll until done
+    while runtime.registry.get(job.version).status is RunStatus.CANDIDATE:  # type: ignore[union-attr]
+        poll_jobs(runtime)
+    live = runtime.registry.live(Backend.OPENAI)
+    assert live is not None
+    assert live.fine_tuned_model
+    tuned = live.fine_tuned_model
+
     body = client.post("/ask", json={"question": "Where do visitors park?"}).json()
     assert (body["route"], body["model"], body["outcome"]) == ("hybrid", tuned, "answered")
     assert answer_model.chat_bodies[-1]["model"] == tuned
     assert body["citations"][0]["uri"].endswith("parking.md")
+    assert metric(client, "freshrag_ask_total", route="hybrid", outcome="answered") == 1
+    assert metric(client, "freshrag_ask_tokens_total", model=tuned, kind="completion") == 12
     forced = client.post("/ask", json={"question": "Where do visitors park?", "route": "rag"}).json()
     assert (forced["route"], forced["model"]) == ("rag", runtime.settings.answer_model)
 
