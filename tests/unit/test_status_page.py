@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from freshrag.health.activity import freshness
+from freshrag.status import answers_summary
 from services.api.status_page import ago, duration, percent, render_status_page, tile_states
 
 NOW = 1763700000.0
@@ -478,3 +479,13 @@ def test_without_answers_the_section_says_how_to_ask() -> None:
     page = Elements(render_status_page(fresh_status()))
     assert "No question asked yet" in page.text("answers")
     assert "advice" not in page.texts
+
+
+def test_the_latest_answers_show_questions_only_to_the_admin() -> None:
+    entries = answers_and_advice()["answers"]["recent"]
+    shown = answers_summary(entries, show_queries=True)
+    assert shown["recent"][1]["question"] == "when does the kiln fire"
+    assert (shown["counted"], shown["outcomes"]["llm_error"]) == (4, 1)
+    hidden = answers_summary(entries, show_queries=False)
+    assert all("question" not in entry for entry in hidden["recent"])
+    assert hidden["outcomes"] == shown["outcomes"]
