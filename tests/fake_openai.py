@@ -9,7 +9,7 @@ in-memory state, served over real HTTP so that the real `openai` client talks to
   message (what LLM-written queries need); `answer_from_passages` answers like an answer model, citing
   passage [1]. With `"stream": true` it sends server-sent chunks (`stream_pause` seconds apart) and a last
   chunk with the usage. `chat_delay` makes it slow, `chat_raw` makes it answer that body instead (garbage);
-  `chat_bodies` keeps every request body;
+  `stream_garbage_after` breaks a stream after that many chunks; `chat_bodies` keeps every request body;
 - a request without the server's API key as bearer token gets 401; `fail_requests` makes chosen requests
   fail with a status, to test what the caller does then.
 
@@ -140,6 +140,7 @@ class FakeOpenAI:
         self.chat_delay = 0.0
         self.stream_pause = 0.0
         self.chat_raw: bytes | None = None
+        self.stream_garbage_after: int | None = None
         self.chat_bodies: list[Json] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -279,6 +280,9 @@ class FakeOpenAI:
         """The reply as OpenAI streams it: a chunk per word, then the usage, then [DONE]."""
         words = re.findall(r"\S+\s*", reply)
         for index, word in enumerate(words):
+            if index == self.stream_garbage_after:
+                yield b"data: {this is not json\n\n"
+                return
             if index and self.stream_pause:
                 time.sleep(self.stream_pause)
             delta = {"role": "assistant", "content": word} if index == 0 else {"content": word}

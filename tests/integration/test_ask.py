@@ -243,6 +243,13 @@ def test_the_chat_endpoint_down_slow_or_garbage_is_502_or_504_with_the_reason(
     assert (response.status_code, response.json()["reason"]) == (502, "invalid")
     answer_model.chat_raw = None
 
+    # A stream that breaks after its first tokens ends with an error event (the status is sent already).
+    answer_model.stream_garbage_after = 3
+    events = sse(client.post("/ask", json=question | {"stream": True}))
+    assert [name for name, _ in events] == ["token", "token", "token", "error"]
+    assert (events[-1][1]["status"], events[-1][1]["reason"]) == (502, "invalid")
+    answer_model.stream_garbage_after = None
+
     answer_model.fail_requests("/v1/chat/completions", status=500)
     response = client.post("/ask", json=question)
     assert response.status_code == 502
@@ -250,7 +257,7 @@ def test_the_chat_endpoint_down_slow_or_garbage_is_502_or_504_with_the_reason(
 
     # Nothing else is affected: search answers, and the failures are counted.
     assert client.get("/search", params={"q": "kiln"}).status_code == 200
-    assert metric(client, "freshrag_ask_total", route="rag", outcome="llm_error") == 4
+    assert metric(client, "freshrag_ask_total", route="rag", outcome="llm_error") == 5
     assert client.get("/status").json()["answers"]["recent"][0]["outcome"] == "llm_error"
 
 
