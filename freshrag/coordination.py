@@ -10,7 +10,7 @@ import redis
 
 from freshrag.backfill import BackfillProgress
 from freshrag.dead_letters import DeadLetters, RedisDeadLetters, SqliteDeadLetters
-from freshrag.health.state import CHANGES, QUERIES, HealthState, RedisHealthState, SqliteHealthState
+from freshrag.health.state import ANSWERS, CHANGES, QUERIES, HealthState, RedisHealthState, SqliteHealthState
 from freshrag.locks import DocumentLocks, InProcessLocks, RedisLocks
 from freshrag.pending import InProcessPending, PendingChanges, RedisPending
 from freshrag.queue import ChangeQueue, make_client
@@ -38,7 +38,7 @@ def open_coordination(settings: Settings) -> Coordination:
     journal: EntryJournal
     health: HealthState
     feedback: FeedbackLog
-    caps = {CHANGES: 1000, QUERIES: max(2 * settings.drift_window, 1000)}
+    caps = {CHANGES: 1000, QUERIES: max(2 * settings.drift_window, 1000), ANSWERS: 1000}
     if settings.embedded:
         pending = InProcessPending(settings.task_expires_seconds, settings.reindex_interval_seconds)
         locks = InProcessLocks()

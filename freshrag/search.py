@@ -81,6 +81,11 @@ class SearchService:
         self._activity = activity
         self._retrieval: RetrievalSource = retrieval or FixedRetrieval()
 
+    @property
+    def activity(self) -> Activity | None:
+        """Where users' queries are logged (None for freshrag's own searches)."""
+        return self._activity
+
     def live_retrieval(self) -> Retrieval:
         return self._retrieval()
 
@@ -97,12 +102,15 @@ class SearchService:
         mode: SearchMode | None = None,
         weights: tuple[float, float] | None = None,
         record: bool = False,
+        gap_below: float | None = None,
     ) -> SearchResponse:
         """The `k` best chunks for `query`, each with its document's current version. `score` is the
         mode's own (cosine for dense, BM25 for keyword, fused rank for hybrid); `similarity` is the cosine
         of query and chunk in every mode. `mode` and `weights` override the live ones for this search.
         With `record`, the query is a user's: it counts in the search metrics and the query log (knowledge
-        gaps, query drift); freshrag's own searches pass `record=False`."""
+        gaps, query drift); freshrag's own searches pass `record=False`. A recorded query whose best
+        similarity is under `gap_below` (the answer path's grounding threshold) is a knowledge gap whatever
+        FRESHRAG_GAP_SCORE says."""
         started = time.perf_counter()
         unknown = set(where or {}) - set(FILTERABLE)
         if unknown:
@@ -146,7 +154,8 @@ class SearchService:
             else:
                 self._metrics.search_empty.inc()
             if self._activity is not None:
-                self._activity.searched(query, top, vector, embedder.model_version)
+                unanswered = gap_below is not None and (top is None or top < gap_below)
+                self._activity.searched(query, top, vector, embedder.model_version, unanswered=unanswered)
         weights = retrieval.weights if retrieval.mode is SearchMode.HYBRID else None
         return SearchResponse(
             query, results, embedder.model_version, retrieval.mode, weights, round(took * 1000, 2)

@@ -7,10 +7,19 @@ import time.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -28,10 +37,38 @@ MIN_API_TOKEN_CHARS = 16
 # Settings whose value is never shown in an error: a message goes to terminals and logs.
 _SECRET_WORDS = ("secret", "token", "api_key", "password")
 EmbeddingBackend = Literal["onnx-int8", "onnx", "torch"]
+AnswerRoute = Literal["auto", "rag", "hybrid", "cascade"]
 
 
 class SettingsError(ValueError):
     """A setting has a value freshrag cannot use; the message names the setting."""
+
+
+class RouteRule(BaseModel):
+    """One router rule: a question matching `pattern` (a regular expression, searched) and asked with every
+    field of `filter` goes to `route`. A rule needs a pattern, a filter, or both."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    route: Literal["rag", "hybrid", "cascade"]
+    pattern: str | None = None
+    filter: dict[str, str] | None = None
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"pattern {value!r} is not a regular expression: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _matches_something(self) -> RouteRule:
+        if self.pattern is None and not self.filter:
+            raise ValueError("a router rule needs a pattern, a filter or both")
+        return self
 
 
 class Settings(BaseSettings):
@@ -277,6 +314,61 @@ class Settings(BaseSettings):
     )
     openai_query_model: str = Field(
         "gpt-4o-mini", description="Chat model that writes questions for FRESHRAG_FINETUNE_LLM_QUERIES."
+    )
+    answer_model: str = Field(
+        "gpt-4o-mini",
+        description="Chat model of POST /ask while no fine-tuned answer model is live (any OpenAI-compatible "
+        "endpoint: FRESHRAG_OPENAI_BASE_URL).",
+    )
+    answer_route: AnswerRoute = Field(
+        "auto",
+        description="Route of an /ask that names none: auto (the router's rules, then hybrid once a "
+        "fine-tuned answer model is live, else rag), rag, hybrid or cascade.",
+    )
+    answer_routes: list[RouteRule] = Field(
+        default_factory=list,
+        description='Router rules, first match wins (JSON, e.g. [{"pattern": "(?i)^how do i", "route": '
+        '"hybrid"}, {"filter": {"root": "/srv/policies"}, "route": "rag"}]).',
+    )
+    answer_fallback: bool = Field(
+        False,
+        description="The cascade route may answer from the model alone (grounded: false) when retrieval "
+        "holds nothing.",
+    )
+    answer_min_score: float = Field(
+        0.3,
+        ge=-1.0,
+        le=1.0,
+        description="Below this best passage similarity, /ask says FRESHRAG_ANSWER_NO_INFORMATION without "
+        "calling the model (and the question counts as a knowledge gap).",
+    )
+    answer_no_information: str = Field(
+        "I don't have that information.",
+        min_length=1,
+        description="What /ask answers when the passages do not hold the answer.",
+    )
+    answer_context_tokens: int = Field(
+        3000, ge=100, le=1_000_000, description="Most (estimated) tokens of passages put in an /ask prompt."
+    )
+    answer_max_tokens: int = Field(512, ge=1, le=100_000, description="Longest answer, in tokens.")
+    answer_timeout_seconds: float = Field(
+        30.0, gt=0, le=600, description="An answer model silent for this long fails the /ask with 504."
+    )
+    answer_system_prompt: str = Field(
+        "Answer the question using only the numbered passages. Cite each fact with its passage number in "
+        "brackets, like [1]. If the passages do not hold the answer, say exactly: {no_information}",
+        min_length=1,
+        description="System message of every /ask ({no_information} is replaced by "
+        "FRESHRAG_ANSWER_NO_INFORMATION).",
+    )
+    price_prompt_per_million: float = Field(
+        0.0, ge=0, description="USD per million prompt tokens of the answer model (for `freshrag advise`)."
+    )
+    price_completion_per_million: float = Field(
+        0.0, ge=0, description="USD per million completion tokens of the answer model (`freshrag advise`)."
+    )
+    price_embedding_per_million: float = Field(
+        0.0, ge=0, description="USD per million embedded tokens (0 for the local model; `freshrag advise`)."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log verbosity.")
 

@@ -14,10 +14,12 @@ from freshrag.health.checks import current, drift_key
 from freshrag.health.collector import ALIVE_SECONDS, GAP_QUERIES
 from freshrag.health.quality import QUALITY_RESULT
 from freshrag.health.retrieval_choice import search_status
-from freshrag.health.state import CHANGES, QUERIES
+from freshrag.health.state import ANSWERS, CHANGES, QUERIES
 from freshrag.runtime import Runtime
 
 PROBLEMS_SHOWN = 50
+ANSWERS_SHOWN = 20
+ANSWERS_COUNTED = 1000
 # Freshness percentiles are taken over at most this many of the latest applied changes (the live ones of the
 # recent window, see `freshness`).
 FRESHNESS_WINDOW = 1000
@@ -70,7 +72,21 @@ def collect_status(runtime: Runtime, *, show_queries: bool = True) -> dict[str, 
         },
         "quality": current(health.get(QUALITY_RESULT), runtime.embedder.model_version),
         "search": search_status(settings, health, runtime.search.live_retrieval()),
+        "answers": answers_summary(health.tail(ANSWERS, ANSWERS_COUNTED), show_queries),
     } | _gaps_shown(gaps(runtime), show_queries)
+
+
+def answers_summary(entries: list[dict[str, Any]], show_queries: bool) -> dict[str, Any]:
+    """The latest answers (newest first) and the outcomes of the recent ones, counted. Questions are users'
+    queries: without `show_queries` they are left out."""
+    outcomes: dict[str, int] = {}
+    for entry in entries:
+        outcomes[entry["outcome"]] = outcomes.get(entry["outcome"], 0) + 1
+    recent = [
+        entry if show_queries else {key: value for key, value in entry.items() if key != "question"}
+        for entry in entries[:ANSWERS_SHOWN]
+    ]
+    return {"recent": recent, "outcomes": outcomes, "counted": len(entries)}
 
 
 def _gaps_shown(found: list[dict[str, Any]], show_queries: bool) -> dict[str, Any]:

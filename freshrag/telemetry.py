@@ -17,6 +17,11 @@ SCORE_BUCKETS = tuple(round(0.1 * i, 1) for i in range(-2, 11))
 CANARY_OUTCOMES = ("found", "timeout", "error")
 FINETUNE_BACKENDS = ("local", "openai")
 FINETUNE_OUTCOMES = ("promoted", "rejected", "failed")
+# Retrieval takes milliseconds; generation seconds, up to FRESHRAG_ANSWER_TIMEOUT_SECONDS.
+ASK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+ASK_STAGES = ("retrieval", "generation", "total")
+ASK_ROUTES = ("rag", "hybrid", "cascade")
+ASK_OUTCOMES = ("answered", "no_information", "fallback", "llm_error")
 
 
 class Metrics:
@@ -119,7 +124,37 @@ class Metrics:
             multiprocess_mode="livemin",  # any live process that cannot write makes the node 0
         )
         self.storage_writable.set(1)
+        self.ask_seconds = Histogram(
+            "freshrag_ask_seconds",
+            "Time to answer POST /ask, by stage: retrieval, generation (the chat model), total.",
+            ["stage"],
+            buckets=ASK_BUCKETS,
+            registry=r,
+        )
+        self.ask_total = Counter(
+            "freshrag_ask",
+            "Answers by route (rag, hybrid, cascade) and outcome (answered, no_information, fallback, "
+            "llm_error).",
+            ["route", "outcome"],
+            registry=r,
+        )
+        self.ask_tokens = Counter(
+            "freshrag_ask_tokens",
+            "Tokens the answer models used, by model and kind (prompt, completion).",
+            ["model", "kind"],
+            registry=r,
+        )
+        self.ask_citations_dropped = Counter(
+            "freshrag_ask_citations_dropped",
+            "Citation numbers answer models wrote that named no passage of the prompt (dropped).",
+            registry=r,
+        )
         # Series that alerts and dashboards read exist from the start, at zero.
+        for route in ASK_ROUTES:
+            for outcome in ASK_OUTCOMES:
+                self.ask_total.labels(route, outcome)
+        for stage in ASK_STAGES:
+            self.ask_seconds.labels(stage)
         for outcome in CANARY_OUTCOMES:
             self.canary_runs.labels(outcome)
         for backend in FINETUNE_BACKENDS:

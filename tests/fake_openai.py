@@ -5,7 +5,11 @@ in-memory state, served over real HTTP so that the real `openai` client talks to
   which it validates like OpenAI does (a bad line fails the job while its files are validated);
 - each `GET /v1/fine_tuning/jobs/{id}` moves the job one step: validating_files, queued, running,
   succeeded (or failed); `GET .../events` lists its events newest first; `POST .../cancel` cancels it;
-- `POST /v1/chat/completions` answers with a question about the last user message;
+- `POST /v1/chat/completions` answers with `chat_reply(messages)`, by default a question about the last user
+  message (what LLM-written queries need); `answer_from_passages` answers like an answer model, citing
+  passage [1]. With `"stream": true` it sends server-sent chunks (`stream_pause` seconds apart) and a last
+  chunk with the usage. `chat_delay` makes it slow, `chat_raw` makes it answer that body instead (garbage);
+  `stream_garbage_after` breaks a stream after that many chunks; `chat_bodies` keeps every request body;
 - a request without the server's API key as bearer token gets 401; `fail_requests` makes chosen requests
   fail with a status, to test what the caller does then.
 
@@ -20,6 +24,7 @@ import email.policy
 import itertools
 import json
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -131,9 +136,15 @@ class FakeOpenAI:
         self.jobs: dict[str, FakeJob] = {}
         self.requests: list[tuple[str, str]] = []
         self._failures: list[Failure] = []
+        self.chat_reply: Callable[[list[Json]], str] = ask_about_last_message
+        self.chat_delay = 0.0
+        self.stream_pause = 0.0
+        self.chat_raw: bytes | None = None
+        self.stream_garbage_after: int | None = None
+        self.chat_bodies: list[Json] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._routes: list[tuple[str, re.Pattern[str], Callable[..., Json]]] = [
+        self._routes: list[tuple[str, re.Pattern[str], Callable[..., Any]]] = [
             ("POST", re.compile(r"/v1/files"), self._create_file),
             ("POST", re.compile(r"/v1/fine_tuning/jobs"), self._create_job),
             ("GET", re.compile(r"/v1/fine_tuning/jobs/(?P<job_id>[^/]+)"), self._retrieve_job),
@@ -151,7 +162,9 @@ class FakeOpenAI:
     def calls(self, method: str, path: str) -> int:
         return self.requests.count((method, path))
 
-    def handle(self, request: Request) -> tuple[int, Json]:
+    def handle(self, request: Request) -> tuple[int, Json | bytes | Iterator[bytes]]:
+        if request.path == "/v1/chat/completions" and self.chat_delay:
+            time.sleep(self.chat_delay)  # outside the lock: other requests go on
         with self._lock:
             self.requests.append((request.method, request.path))
             try:
@@ -159,7 +172,7 @@ class FakeOpenAI:
             except ApiError as exc:
                 return exc.status, exc.body
 
-    def _answer(self, request: Request) -> Json:
+    def _answer(self, request: Request) -> Json | bytes | Iterator[bytes]:
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
             raise ApiError(401, "Incorrect API key provided.", code="invalid_api_key")
         for failure in self._failures:
@@ -168,7 +181,8 @@ class FakeOpenAI:
         for method, pattern, route in self._routes:
             match = pattern.fullmatch(request.path)
             if match and method == request.method:
-                return route(request, **match.groupdict())
+                answer: Json | bytes | Iterator[bytes] = route(request, **match.groupdict())
+                return answer
         raise ApiError(404, f"Unknown request URL: {request.method} {request.path}.", code="unknown_url")
 
     def _next_id(self, prefix: str) -> str:
@@ -233,12 +247,19 @@ class FakeOpenAI:
         _event(job, "Fine-tuning job cancelled")
         return job.to_json()
 
-    def _chat(self, request: Request) -> Json:
+    def _chat(self, request: Request) -> Json | bytes | Iterator[bytes]:
         body = request.json()
-        users = [m.get("content") for m in body.get("messages", []) if m.get("role") == "user"]
+        self.chat_bodies.append(body)
+        if self.chat_raw is not None:
+            return self.chat_raw
+        messages = body.get("messages", [])
+        users = [m.get("content") for m in messages if m.get("role") == "user"]
         if not users or not isinstance(users[-1], str):
             raise ApiError(400, "A user message is required.", param="messages")
-        words = " ".join(users[-1].split()[:5])
+        reply = self.chat_reply(messages)
+        model = body.get("model", "")
+        if body.get("stream"):
+            return self._chunks(self._next_id("chatcmpl"), model, reply)
         return {
             "id": self._next_id("chatcmpl"),
             "object": "chat.completion",
@@ -247,13 +268,69 @@ class FakeOpenAI:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": f'1. "What does {words} describe?"\n'},
+                    "message": {"role": "assistant", "content": reply},
                     "finish_reason": "stop",
                     "logprobs": None,
                 }
             ],
             "usage": {"prompt_tokens": 50, "completion_tokens": 12, "total_tokens": 62},
         }
+
+    def _chunks(self, chunk_id: str, model: str, reply: str) -> Iterator[bytes]:
+        """The reply as OpenAI streams it: a chunk per word, then the usage, then [DONE]."""
+        words = re.findall(r"\S+\s*", reply)
+        for index, word in enumerate(words):
+            if index == self.stream_garbage_after:
+                yield b"data: {this is not json\n\n"
+                return
+            if index and self.stream_pause:
+                time.sleep(self.stream_pause)
+            delta = {"role": "assistant", "content": word} if index == 0 else {"content": word}
+            choice = {"index": 0, "delta": delta, "finish_reason": None, "logprobs": None}
+            yield _sse(
+                {
+                    "id": chunk_id,
+                    "object": "chat.completion.chunk",
+                    "created": int(time.time()),
+                    "model": model,
+                    "choices": [choice],
+                }
+            )
+        usage = {"prompt_tokens": 50, "completion_tokens": len(words), "total_tokens": 50 + len(words)}
+        yield _sse(
+            {
+                "id": chunk_id,
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [],
+                "usage": usage,
+            }
+        )
+        yield b"data: [DONE]\n\n"
+
+
+def _sse(data: Json) -> bytes:
+    return f"data: {json.dumps(data)}\n\n".encode()
+
+
+def ask_about_last_message(messages: list[Json]) -> str:
+    """What an LLM asked to write a question about a passage answers."""
+    users = [str(m.get("content", "")) for m in messages if m.get("role") == "user"]
+    words = " ".join(users[-1].split()[:5])
+    return f'1. "What does {words} describe?"\n'
+
+
+def answer_from_passages(messages: list[Json]) -> str:
+    """What an answer model answers: the first sentence of passage [1], cited; a bogus [9] too when the
+    question asks for one; the no-information sentence when no passage is given."""
+    user = str([m for m in messages if m.get("role") == "user"][-1].get("content", ""))
+    match = re.search(r"^\[1\] [^\n]*\n(?P<text>[^\n]+)", user, re.MULTILINE)
+    if match is None:
+        return "I don't have that information."
+    sentence = match.group("text").split(". ")[0].rstrip(".")
+    bogus = " [9]" if "bogus" in user.lower() else ""
+    return f"{sentence} [1].{bogus}"
 
 
 def _advance(job: FakeJob) -> None:
@@ -360,6 +437,11 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     fake: FakeOpenAI
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (a timeout under test) is no error of the server's."""
+        if not isinstance(sys.exc_info()[1], BrokenPipeError | ConnectionResetError):
+            super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the openai client expects
@@ -377,7 +459,19 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {name.lower(): value for name, value in self.headers.items()}
         request = Request(self.command, url.path, parse_qs(url.query), headers, body)
         status, answer = cast(_Server, self.server).fake.handle(request)
-        data = json.dumps(answer).encode()
+        if not isinstance(
+            answer, dict | bytes
+        ):  # a stream of server-sent events, until the connection closes
+            self.send_response(status)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            for piece in answer:
+                self.wfile.write(piece)
+                self.wfile.flush()
+            return
+        data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))

@@ -12,9 +12,11 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from freshrag.answers.model import QuestionError
+from freshrag.answers.routes import UnknownRouteError
 from freshrag.cli.client import ApiClient, InstanceUnreachableError
 from freshrag.cli.models import finetune, models_app, use_settings
-from freshrag.cli.render import print_search, print_status
+from freshrag.cli.render import print_advice, print_answer, print_search, print_status
 from freshrag.evaluation import DatasetError
 from freshrag.queue import BrokerUnavailableError
 from freshrag.retrieval import RetrievalError
@@ -203,6 +205,72 @@ def search(
 
 
 @app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, up to 4096 characters.")],
+    k: Annotated[int, typer.Option("-k", help="Passages retrieved.", min=1, max=50)] = 5,
+    mode: Annotated[
+        str | None, typer.Option("--mode", help="dense, keyword or hybrid (default: the live mode).")
+    ] = None,
+    route: Annotated[
+        str | None,
+        typer.Option("--route", help="auto, rag, hybrid or cascade (default: FRESHRAG_ANSWER_ROUTE)."),
+    ] = None,
+    as_json: JsonOption = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Answer a question from the index, citing its sources (through the running instance, or the local
+    store when none runs); the answer model is FRESHRAG_ANSWER_MODEL at FRESHRAG_OPENAI_BASE_URL."""
+    from freshrag.answers.model import AskRequest
+    from freshrag.answers.routes import parse_route
+    from freshrag.answers.service import build_answer_service
+    from freshrag.retrieval import parse_mode
+
+    chosen = parse_mode(mode).value if mode is not None else None
+    parse_route(route)  # an unknown route stops here, naming the option
+    settings = _settings(data_dir=data_dir)
+    body: dict[str, Any] = {"question": question, "k": k, "mode": chosen, "route": route}
+    answer = _local_or_remote(
+        settings,
+        lambda client: client.post("/ask", {key: value for key, value in body.items() if value is not None}),
+        lambda runtime: (
+            build_answer_service(runtime).ask(AskRequest(question, k, chosen, None, route)).to_json()
+        ),
+    )
+    if as_json:
+        print(json.dumps(answer, indent=2))
+    else:
+        print_answer(out, answer)
+
+
+@app.command(name="mcp")
+def mcp_stdio(data_dir: DataDirOption = None) -> None:
+    """Serve the MCP tools (search, ask, get_document, status) over stdio for desktop clients, through the
+    running instance at FRESHRAG_URL, or the local store when none runs."""
+    from freshrag.cli.mcp import serve_stdio
+
+    serve_stdio(_settings(data_dir=data_dir))
+
+
+@app.command()
+def advise(as_json: JsonOption = False, data_dir: DataDirOption = None) -> None:
+    """RAG, fine-tuning or both? The articles' decision framework applied to what this index observes: how
+    often knowledge changes, query volume, knowledge gaps, retrieval quality, fine-tuning gains, costs."""
+    from freshrag.advice.figures import gather_figures
+    from freshrag.advice.framework import advise as apply_framework
+
+    settings = _settings(data_dir=data_dir)
+    answer = _local_or_remote(
+        settings,
+        lambda client: client.get("/advice"),
+        lambda runtime: apply_framework(gather_figures(runtime)).to_json(),
+    )
+    if as_json:
+        print(json.dumps(answer, indent=2))
+    else:
+        print_advice(out, answer)
+
+
+@app.command()
 def status(as_json: JsonOption = False, data_dir: DataDirOption = None) -> None:
     """Documents by status, failures with their reasons, queue depth and freshness."""
     from freshrag.status import collect_status
@@ -303,6 +371,8 @@ def main() -> None:
         FileNotFoundError,
         DatasetError,
         BrokerUnavailableError,
+        UnknownRouteError,
+        QuestionError,
     ) as exc:
         console.print(f"[red]freshrag:[/] {exc}")
         sys.exit(2)

@@ -123,3 +123,43 @@ def _health_rows(table: Table, status: dict[str, Any]) -> None:
             table.add_row(
                 "", f"moved from {move['from'] or 'the default'} to {move['to']} at {when(move['at'])}"
             )
+    answers = status.get("answers")
+    if answers and answers["counted"]:
+        outcomes = ", ".join(
+            f"{count} {name.replace('_', ' ')}" for name, count in sorted(answers["outcomes"].items())
+        )
+        table.add_row("answers", f"of the last {answers['counted']}: {outcomes}")
+
+
+def print_answer(console: Console, answer: dict[str, Any]) -> None:
+    """The answer, its sources by citation number, and how it was made."""
+    console.print(answer["answer"], highlight=False, markup=False)
+    if answer["citations"]:
+        console.print()
+    for cited in answer["citations"]:
+        console.print(
+            f"[bold][{cited['n']}][/] {cited['title'] or cited['doc_id']} [dim]{cited['uri']} · "
+            f"version {cited['version']} · indexed {when(cited['indexed_at'])}[/]",
+            soft_wrap=True,
+            highlight=False,
+        )
+    grounded = "" if answer["grounded"] else ", [yellow]not grounded in the documents[/]"
+    console.print(
+        f"[dim]{answer['outcome'].replace('_', ' ')} by route {answer['route']}, model "
+        f"{answer['model'] or 'none called'}; retrieval {answer['retrieval_ms']} ms, generation "
+        f"{answer['generation_ms']} ms[/]{grounded}"
+    )
+
+
+def print_advice(console: Console, advice: dict[str, Any]) -> None:
+    """The recommendation, then each finding with the figure behind it and where it points."""
+    sure = "" if advice["confident"] else " [yellow](too little data to be sure)[/]"
+    console.print(f"[bold]{advice['recommendation'].upper()}[/]{sure}")
+    console.print(advice["summary"], highlight=False)
+    console.print()
+    for finding in advice["findings"]:
+        points = finding["points_to"] or ("too little data" if finding["thin"] else "no direction")
+        console.print(f"[bold]{finding['question']}[/] [cyan]→ {points}[/]", highlight=False)
+        console.print(f"   {finding['figure']}", highlight=False, markup=False)
+    for note in advice["notes"]:
+        console.print(f"[dim]{note}[/]", highlight=False)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from freshrag.documents import Change, Op, Origin, SourceKind
-from freshrag.health.state import CHANGES, QUERIES, HealthState
+from freshrag.health.state import ANSWERS, CHANGES, QUERIES, HealthState
 
 log = logging.getLogger(__name__)
 
@@ -60,16 +60,31 @@ class Activity:
         }
         self._append(CHANGES, entry)
 
-    def searched(self, query: str, top_score: float | None, vector: np.ndarray, model: str) -> None:
-        entry = {
+    def searched(
+        self,
+        query: str,
+        top_score: float | None,
+        vector: np.ndarray,
+        model: str,
+        *,
+        unanswered: bool = False,
+    ) -> None:
+        """Log a user's query; `unanswered` marks one an answer was refused for (a knowledge gap)."""
+        entry: dict[str, Any] = {
             "query": query[:500],
             "top_score": None if top_score is None else round(top_score, 4),
             "at": self._clock(),
             "model": model,
             "vector": encode_vector(vector),
         }
+        if unanswered:
+            entry["unanswered"] = True
         if self._queries.qsize() < QUERY_BACKLOG:
             self._queries.put(entry)
+
+    def answered(self, entry: dict[str, Any]) -> None:
+        """Log one answer of POST /ask (see `freshrag.answers.service.log_entry`)."""
+        self._append(ANSWERS, entry)
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until the queries searched so far are written (tests, shutdown)."""
@@ -147,12 +162,13 @@ def freshness(
 def knowledge_gaps(
     queries: list[dict[str, Any]], gap_score: float, limit: int = GAPS_SHOWN
 ) -> list[dict[str, Any]]:
-    """Recent queries whose best score is below `gap_score` (or that found nothing), grouped by their
-    normalised text: the questions the corpus does not answer, most asked first."""
+    """Recent queries whose best score is below `gap_score` (or that found nothing, or that an answer was
+    refused for), grouped by their normalised text: the questions the corpus does not answer, most asked
+    first."""
     gaps: dict[str, dict[str, Any]] = {}
     for entry in queries:  # newest first
         score = entry.get("top_score")
-        if score is not None and score >= gap_score:
+        if score is not None and score >= gap_score and not entry.get("unanswered"):
             continue
         key = " ".join(str(entry["query"]).lower().split())
         seen = gaps.get(key)

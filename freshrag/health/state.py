@@ -21,12 +21,13 @@ log = logging.getLogger(__name__)
 
 CHANGES = "changes"
 QUERIES = "queries"
-LOGS = (CHANGES, QUERIES)
+ANSWERS = "answers"
+LOGS = (CHANGES, QUERIES, ANSWERS)
 
 
 class HealthState(Protocol):
     def append(self, log_name: str, entry: dict[str, Any]) -> None:
-        """Add `entry` to the log (`changes` or `queries`), dropping the oldest beyond its cap."""
+        """Add `entry` to the log (`changes`, `queries` or `answers`), dropping the oldest beyond its cap."""
         ...
 
     def extend(self, log_name: str, entries: list[dict[str, Any]]) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import hmac
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import anyio
@@ -13,14 +15,18 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from freshrag.answers.service import build_answer_service
 from freshrag.coordination import replay_dead_letters
 from freshrag.documents import DocStatus, DocumentRecord, SourceKind
 from freshrag.health.collector import HealthCollector
+from freshrag.mcp_server import LocalTools, build_mcp_server
 from freshrag.queue import RETRY_AFTER_SECONDS, BrokerUnavailableError
 from freshrag.retrieval import parse_mode, parse_weights
 from freshrag.runtime import Runtime
 from freshrag.search import SearchResponse
 from freshrag.status import collect_status, gaps
+from services.api.advice import CachedAdvice, advice_router
+from services.api.ask import ask_router
 from services.api.body_limit import BodyLimit
 from services.api.errors import install_error_handlers
 from services.api.feedback import feedback_router
@@ -52,7 +58,25 @@ def _is_admin(token: str | None, credentials: HTTPAuthorizationCredentials | Non
 def create_app(runtime: Runtime) -> FastAPI:
     """The HTTP API over `runtime`'s store, search and queue."""
     install_path_convertors()
-    app = FastAPI(title="freshrag", version="0.1.0", description="A RAG index kept as fresh as its sources.")
+    answers = build_answer_service(runtime)
+    # The MCP server (Streamable HTTP at /mcp): stateless JSON answers, so any API replica serves any call.
+    mcp = build_mcp_server(LocalTools(runtime, answers))
+    mcp_app = mcp.streamable_http_app(
+        streamable_http_path="/mcp", stateless_http=True, json_response=True, host=runtime.settings.host
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with mcp.session_manager.run():
+            yield
+
+    app = FastAPI(
+        title="freshrag",
+        version="0.1.0",
+        description="A RAG index kept as fresh as its sources.",
+        lifespan=lifespan,
+    )
+    app.router.routes.extend(mcp_app.routes)
     # Webhooks keep their own, larger limit (FRESHRAG_WEBHOOK_MAX_BYTES), enforced and counted by their route.
     app.add_middleware(
         BodyLimit,
@@ -74,6 +98,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         )
 
     install_error_handlers(app)
+    advice = CachedAdvice(runtime)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -176,7 +201,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     def status_page(credentials: Credentials) -> HTMLResponse:
         """The status page: freshness, backlog, canary, latest changes, failures, quality, drift."""
         shown = collect_status(runtime, show_queries=_is_admin(runtime.settings.api_token, credentials))
-        return HTMLResponse(render_status_page(shown))
+        return HTMLResponse(render_status_page(shown | {"advice": advice.for_status_page()}))
 
     @app.get(
         "/knowledge-gaps",
@@ -204,6 +229,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         """Enqueue every dead letter's change again (each becomes a dead letter again if it still fails)."""
         return {"replayed": replay_dead_letters(runtime.dead_letters, runtime.queue)}
 
+    app.include_router(ask_router(answers))
+    app.include_router(advice_router(advice))
     app.include_router(webhook_router(runtime))
     app.include_router(
         feedback_router(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class SearchRequest(BaseModel):
@@ -83,6 +83,7 @@ class StatusOut(BaseModel):
     search: dict[str, Any]
     knowledge_gaps: list[KnowledgeGapOut]
     knowledge_gaps_hidden: int = 0
+    answers: dict[str, Any] | None = None
 
 
 class FeedbackIn(BaseModel):
@@ -146,3 +147,62 @@ class ModelOut(BaseModel):
 class ModelsOut(BaseModel):
     models: list[ModelOut]
     live: str
+
+
+class AskRequest(BaseModel):
+    """A question for a grounded answer (POST /ask)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, max_length=4096, description="1 to 4096 characters, not blank.")
+
+    @field_validator("question")
+    @classmethod
+    def _question_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("question is blank")
+        return value
+
+    k: int = Field(
+        5,
+        ge=1,
+        le=50,
+        description="Passages retrieved (the best that fit the context budget go into the prompt).",
+    )
+    mode: Literal["dense", "keyword", "hybrid"] | None = Field(None, description="Unset: the live mode.")
+    filter: dict[str, str] | None = Field(
+        None, description="Exact matches on doc_id, root, source_kind, uri, title."
+    )
+    route: Literal["auto", "rag", "hybrid", "cascade"] | None = Field(
+        None, description="Unset or auto: the router's rules, then FRESHRAG_ANSWER_ROUTE."
+    )
+    stream: bool = Field(False, description="Server-sent events: `token`s, then the `answer` with citations.")
+
+
+class CitationOut(BaseModel):
+    n: int = Field(description="The passage number the answer cites as [n].")
+    doc_id: str
+    uri: str
+    title: str
+    heading: list[str]
+    version: int = Field(description="The document version the passage was read from.")
+    indexed_at: float | None
+
+
+class UsageOut(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class AskOut(BaseModel):
+    answer: str
+    citations: list[CitationOut] = Field(description="Only the passages the answer cites.")
+    grounded: bool = Field(description="false only for the cascade's answer from the model alone.")
+    model: str | None = Field(description="The chat model that answered; null when none was called.")
+    route: Literal["rag", "hybrid", "cascade"]
+    outcome: Literal["answered", "no_information", "fallback"]
+    retrieval_ms: float
+    generation_ms: float
+    usage: UsageOut
+    dropped_citations: int = Field(description="Citation numbers the model wrote that named no passage.")
+    routed_by: int | None = Field(description="Index of the router rule (FRESHRAG_ANSWER_ROUTES) that chose.")

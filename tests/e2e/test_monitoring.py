@@ -20,6 +20,7 @@ import yaml
 
 from tests.conftest import eventually
 from tests.e2e.conftest import Instance
+from tests.fake_openai import FakeOpenAI, answer_from_passages, fake_openai
 from tests.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,6 +96,13 @@ def prometheus(tmp_path: Path) -> Iterator[Callable[[int], httpx.Client]]:
         process.wait(timeout=30)
 
 
+@pytest.fixture
+def answer_model() -> Iterator[FakeOpenAI]:
+    with fake_openai() as fake:
+        fake.chat_reply = answer_from_passages
+        yield fake
+
+
 def _ready(client: httpx.Client) -> bool:
     try:
         return client.get("/-/ready").status_code == 200
@@ -121,6 +129,7 @@ def write_golden_set(folder: Path, titles: dict[str, str]) -> None:
 def test_prometheus_scrapes_freshrag_and_every_panel_and_rule_works(
     start_up: Callable[..., Instance],
     prometheus: Callable[[int], httpx.Client],
+    answer_model: FakeOpenAI,
     tmp_path: Path,
     abstracts: list[str],
 ) -> None:
@@ -141,17 +150,21 @@ def test_prometheus_scrapes_freshrag_and_every_panel_and_rule_works(
             "FRESHRAG_DRIFT_WINDOW": "20",
             "FRESHRAG_GOLDEN_SET": str(golden),
             "FRESHRAG_GOLDEN_INTERVAL_SECONDS": "2",
+            "FRESHRAG_OPENAI_BASE_URL": answer_model.base_url,
+            "FRESHRAG_OPENAI_API_KEY": "sk-test",
         },
     )
     prom = prometheus(int(up.url.rsplit(":", 1)[1]))
 
-    # Files keep changing while Prometheus scrapes; users search, some for what the corpus lacks.
+    # Files keep changing while Prometheus scrapes; users search and ask, some for what the corpus lacks.
     for number, text in enumerate(abstracts[12:24]):
         (inbox / "papers" / f"{number}.md").write_text(text)  # edits
         (inbox / f"new-{number}.md").write_text(text)  # additions
         for title in list(titles)[number % 6 :][:3]:
             up.http.get("/search", params={"q": title})
         up.http.get("/search", params={"q": f"cheap flights to lisbon in march {number}"})
+        asked = up.http.post("/ask", json={"question": list(titles)[number % len(titles)]})
+        assert asked.status_code == 200, asked.text
         time.sleep(0.5)
     (inbox / "new-0.md").unlink()
     # A CMS whose secret is not configured yet: refused, and counted.
@@ -197,7 +210,8 @@ def check_status_page(up: Instance, tmp_path: Path) -> None:
     dom = subprocess.run(
         [*flags, "--dump-dom", up.url + "/"], capture_output=True, text=True, timeout=120, check=True
     ).stdout
-    for section in ("freshness", "backlog", "canary", "workers", "changes", "quality", "drift", "gaps"):
+    sections = ("freshness", "backlog", "canary", "workers", "changes", "quality", "drift", "gaps", "answers")
+    for section in (*sections, "advice"):
         assert f'id="{section}"' in dom, section
     assert "cheap flights to lisbon" in dom  # a knowledge gap
     assert "new-11.md" in dom  # a latest change

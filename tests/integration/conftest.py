@@ -1,5 +1,6 @@
 """Integration fixtures: the real model (loaded once), local Qdrant in a temporary folder, the real
-in-process Celery worker and the real watchdog watcher."""
+in-process Celery worker and the real watchdog watcher; a runtime answering questions through a local
+OpenAI-compatible server."""
 
 from __future__ import annotations
 
@@ -7,16 +8,26 @@ import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from freshrag.documents import DocStatus
 from freshrag.embedding import SentenceTransformerEmbedder, load_embedder
-from freshrag.queue import QUEUES
+from freshrag.queue import QUEUES, make_client
 from freshrag.runtime import Runtime, build_runtime
 from freshrag.settings import Settings, load_settings
+from freshrag.sources import WatchedFolder
+from services.api import create_app
 from services.watcher import FolderWatcher
+from tests.fake_openai import FakeOpenAI, answer_from_passages, fake_openai
 from workers.app import InProcessWorker, app
+
+KILN = (
+    "# Kiln schedule\n\nThe glaze kiln fires every Thursday at six in the morning. It cools until Saturday.\n"
+)
+PARKING = "# Parking\n\nVisitors park on level two of the north garage, next to the bicycle racks.\n"
 
 
 @pytest.fixture(scope="session")
@@ -115,3 +126,43 @@ def start_system(
     for system in started:
         with contextlib.suppress(Exception):  # already stopped by the test
             system.stop()
+
+
+@pytest.fixture
+def answer_model() -> Iterator[FakeOpenAI]:
+    with fake_openai() as server:
+        server.chat_reply = answer_from_passages
+        yield server
+
+
+@pytest.fixture
+def start_answering(
+    make_settings: Callable[..., Settings],
+    embedder: SentenceTransformerEmbedder,
+    answer_model: FakeOpenAI,
+    tmp_path: Path,
+) -> Iterator[Callable[..., tuple[Runtime, TestClient]]]:
+    """A runtime with the kiln and parking notes indexed, and a test client of its app."""
+    opened: list[tuple[Runtime, TestClient]] = []
+
+    def open_one(**overrides: Any) -> tuple[Runtime, TestClient]:
+        values = {"openai_base_url": answer_model.base_url, "openai_api_key": "sk-test"} | overrides
+        runtime = build_runtime(make_settings(**values), embedder=embedder)
+        folder = tmp_path / "notes"
+        folder.mkdir(exist_ok=True)
+        watched = WatchedFolder.of(folder)
+        for name, text in (("kiln.md", KILN), ("parking.md", PARKING)):
+            (folder / name).write_text(text)
+            assert runtime.indexer.apply(watched.change_for(name)).outcome in ("indexed", "unchanged")
+        client = TestClient(create_app(runtime))
+        client.__enter__()
+        opened.append((runtime, client))
+        return runtime, client
+
+    yield open_one
+    for runtime, client in opened:
+        client.__exit__(None, None, None)
+        with make_client(runtime.settings).connection_for_write() as connection:
+            for queue in QUEUES:
+                connection.default_channel.queue_purge(queue)
+        runtime.close()

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from freshrag.health.activity import freshness
+from freshrag.status import answers_summary
 from services.api.status_page import ago, duration, percent, render_status_page, tile_states
 
 NOW = 1763700000.0
@@ -389,3 +390,102 @@ def test_a_running_backfill_shows_its_progress_in_the_backlog_tile() -> None:
     stalled = backfill | {"state": "stalled", "last_progress_at": NOW - 900}
     page = Elements(render_status_page(status | {"backfill": stalled}))
     assert page.text("backfill") == "backfill: 40 of 63 applied, stalled: nothing applied for 15 min"
+
+
+def answers_and_advice() -> dict[str, Any]:
+    answered = {
+        "at": NOW - 20,
+        "question": "when does the kiln fire",
+        "route": "hybrid",
+        "outcome": "answered",
+        "grounded": True,
+        "model": "ft:gpt-4o-mini:acme",
+        "citations": 2,
+        "dropped_citations": 1,
+        "total_ms": 840.0,
+        "prompt_tokens": 900,
+        "completion_tokens": 40,
+        "reason": None,
+    }
+    failed = answered | {
+        "at": NOW - 5,
+        "outcome": "llm_error",
+        "citations": 0,
+        "dropped_citations": 0,
+        "reason": "OpenAI POST http://llm/v1/chat/completions answered 500: down",
+    }
+    refused = answered | {
+        "at": NOW - 60,
+        "outcome": "no_information",
+        "model": None,
+        "citations": 0,
+        "dropped_citations": 0,
+    }
+    fallback = answered | {
+        "at": NOW - 90,
+        "route": "cascade",
+        "outcome": "fallback",
+        "grounded": False,
+        "citations": 0,
+        "dropped_citations": 0,
+    }
+    finding = {
+        "question": "How often does the knowledge change?",
+        "figure": "12% of 40 documents changed",
+        "points_to": "rag",
+        "thin": False,
+    }
+    thin = {
+        "question": "How many queries?",
+        "figure": "3 queries seen: too few",
+        "points_to": None,
+        "thin": True,
+    }
+    return {
+        "answers": {
+            "recent": [failed, answered, refused, fallback],
+            "outcomes": {"answered": 1, "llm_error": 1, "no_information": 1, "fallback": 1},
+            "counted": 4,
+        },
+        "advice": {
+            "recommendation": "rag",
+            "confident": False,
+            "summary": "Too little data to be sure (How many queries?). RAG: keep answering.",
+            "findings": [finding, thin],
+            "figures": {},
+            "notes": ["An answer costs about $0.00020 (tokens times FRESHRAG_PRICE_*)."],
+        },
+    }
+
+
+def test_the_latest_answers_and_the_advice_are_shown() -> None:
+    page = Elements(render_status_page(full_status() | answers_and_advice()))
+    answers = page.text("answers")
+    assert "Of the last 4: 1 answered, 1 fallback, 1 llm error, 1 no information." in answers
+    assert "5 s ago llm error hybrid ft:gpt-4o-mini:acme 0 840 ms OpenAI POST" in answers
+    assert (
+        "20 s ago answered hybrid ft:gpt-4o-mini:acme 2 (1 dropped) 840 ms when does the kiln fire" in answers
+    )
+    assert "no information hybrid none called" in answers
+    assert "fallback not grounded cascade" in answers
+    advice = page.text("advice")
+    assert advice.startswith("RAG or fine-tuning? rag Too little data to be sure")
+    assert "How often does the knowledge change? 12% of 40 documents changed rag" in advice
+    assert "How many queries? 3 queries seen: too few too little data" in advice
+    assert "An answer costs about $0.00020" in advice
+
+
+def test_without_answers_the_section_says_how_to_ask() -> None:
+    page = Elements(render_status_page(fresh_status()))
+    assert "No question asked yet" in page.text("answers")
+    assert "advice" not in page.texts
+
+
+def test_the_latest_answers_show_questions_only_to_the_admin() -> None:
+    entries = answers_and_advice()["answers"]["recent"]
+    shown = answers_summary(entries, show_queries=True)
+    assert shown["recent"][1]["question"] == "when does the kiln fire"
+    assert (shown["counted"], shown["outcomes"]["llm_error"]) == (4, 1)
+    hidden = answers_summary(entries, show_queries=False)
+    assert all("question" not in entry for entry in hidden["recent"])
+    assert hidden["outcomes"] == shown["outcomes"]
