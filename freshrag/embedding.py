@@ -157,9 +157,16 @@ class SentenceTransformerEmbedder:
             self._query_models.put((model, direct))
         return np.asarray(vector, dtype=np.float32).reshape(-1)
 
+    @property
+    def counting_tokenizer(self) -> Any:
+        """The `tokenizers.Tokenizer` that `count_tokens` counts with (no padding, no truncation)."""
+        return self._tokenizer
+
     def count_tokens(self, text: str) -> int:
-        """Model tokens in `text`, without the special tokens the model adds."""
-        encoding = self._tokenizer.encode(text, add_special_tokens=False)
+        """Model tokens in `text`, without the special tokens the model adds. Counted through
+        `encode_batch`, which lets go of the GIL (`encode` holds it: a long document's chunking then
+        stalled every search of the process for a second at a time)."""
+        (encoding,) = self._tokenizer.encode_batch([text], add_special_tokens=False)
         return len(encoding.ids)
 
 

@@ -83,7 +83,12 @@ def build_runtime(
     except BaseException:
         store.close()
         raise
-    chunker = Chunker(embedder.count_tokens, settings.chunk_max_tokens, settings.chunk_target_tokens)
+    chunker = Chunker(
+        embedder.count_tokens,
+        settings.chunk_max_tokens,
+        settings.chunk_target_tokens,
+        tokenizer=embedder.counting_tokenizer,
+    )
     shared = open_coordination(settings)
     models = ModelCatalog(settings, store, open_registry(settings), embedder)
     models.record_base()

@@ -331,7 +331,12 @@ def evaluate(
     retrieval = Retrieval(parse_mode(mode), settings.search_weights) if mode else pinned(settings)
     retrieval = retrieval or Retrieval(SearchMode.HYBRID, settings.search_weights)
     embedder = load_embedder(settings)
-    chunker = Chunker(embedder.count_tokens, settings.chunk_max_tokens, settings.chunk_target_tokens)
+    chunker = Chunker(
+        embedder.count_tokens,
+        settings.chunk_max_tokens,
+        settings.chunk_target_tokens,
+        tokenizer=embedder.counting_tokenizer,
+    )
     with Progress(console=console, transient=True) as progress:
         tasks: dict[str, Any] = {}
 
