@@ -1,10 +1,10 @@
 """OCR engines compared on the shared scanned pages: Tesseract (Debian's `tesseract-ocr`, the CLI) and
 RapidOCR (`rapidocr-onnxruntime`, PaddleOCR's models in ONNX inside its wheel), one thread each.
 
-Accuracy without a hand-made transcript: the share of the words read that are real words of the page's
-language (the Lorem ipsum generator's vocabulary for the Lorem ipsum scan; for the 1940s memo, words that both
-engines read identically count, the rest are judged against the other engine's reading, so read it as a
-relative measure). RapidOCR is not a dependency of freshrag: install it into a folder of its own first.
+Accuracy without a hand-made transcript: for the Lorem ipsum scan, the share of the words read that belong
+to the Lorem ipsum generator's vocabulary; for the 1940s memo, the words one engine read that the other did
+not (a relative measure only). RapidOCR is not a dependency of freshrag: install it into a folder of
+its own first.
 
     pip install --target /tmp/rapidocr rapidocr-onnxruntime
     .venv/bin/python benchmarks/ocr_engines.py [--rapidocr-path /tmp/rapidocr]
@@ -29,20 +29,21 @@ SCANS = {
     "loremipsum": "awkward/scanned-image-only_loremipsum-flat.pdf",
     "memo-1940s": "awkward/scanned-with-bad-ocr_pdf-with-ocr-text.pdf",
 }
-LOREM = set(
-    """a ac accumsan adipiscing aenean aliquam aliquet amet ante arcu at auctor augue bibendum blandit commodo
-    condimentum congue consectetur consequat convallis cras curabitur cursus dapibus diam dictum dictumst
-    dignissim dolor donec dui duis efficitur egestas eget eleifend elementum elit enim erat eros est et etiam
-    eu euismod ex facilisi facilisis fames faucibus felis fermentum feugiat finibus fringilla fusce gravida
-    habitant habitasse hac hendrerit iaculis id imperdiet in integer interdum ipsum justo lacinia lacus laoreet
-    lectus leo libero ligula lobortis lorem luctus maecenas magna malesuada massa mattis mauris maximus metus
-    mi molestie mollis morbi nam nec neque netus nibh nisi nisl non nulla nullam nunc odio orci ornare
-    pellentesque pharetra phasellus placerat platea porta porttitor posuere potenti praesent pretium proin
-    pulvinar purus quam quis quisque rhoncus risus rutrum sagittis sapien scelerisque sed sem semper senectus
-    sit sodales sollicitudin suscipit suspendisse tellus tempor tempus tincidunt tortor tristique turpis
-    ullamcorper ultrices ultricies urna ut varius vehicula vel velit venenatis vestibulum vitae vivamus viverra
-    volutpat vulputate""".split()
-)
+_LOREM_WORDS = """
+    a ac accumsan adipiscing aenean aliquam aliquet amet ante arcu at auctor augue bibendum blandit
+    commodo condimentum congue consectetur consequat convallis cras curabitur cursus dapibus diam dictum
+    dictumst dignissim dolor donec dui duis efficitur egestas eget eleifend elementum elit enim erat
+    eros est et etiam eu euismod ex facilisi facilisis fames faucibus felis fermentum feugiat finibus
+    fringilla fusce gravida habitant habitasse hac hendrerit iaculis id imperdiet in integer interdum
+    ipsum justo lacinia lacus laoreet lectus leo libero ligula lobortis lorem luctus maecenas magna
+    malesuada massa mattis mauris maximus metus mi molestie mollis morbi nam nec neque netus nibh nisi
+    nisl non nulla nullam nunc odio orci ornare pellentesque pharetra phasellus placerat platea porta
+    porttitor posuere potenti praesent pretium proin pulvinar purus quam quis quisque rhoncus risus
+    rutrum sagittis sapien scelerisque sed sem semper senectus sit sodales sollicitudin suscipit
+    suspendisse tellus tempor tempus tincidunt tortor tristique turpis ullamcorper ultrices ultricies
+    urna ut varius vehicula vel velit venenatis vestibulum vitae vivamus viverra volutpat vulputate
+"""
+LOREM = set(_LOREM_WORDS.split())
 WORD = re.compile(r"[A-Za-z]+")
 
 

@@ -21,6 +21,7 @@ from freshrag.parsing import (
     Failed,
     ParsedDocument,
     ParseLimits,
+    ParseOptions,
     Parser,
     ParseResult,
     ParserPool,
@@ -52,7 +53,9 @@ def test_many_threads_parse_every_native_file_beside_crashing_and_hanging_parser
     files = native_files(shared_data)
     contents = {path: path.read_bytes() for path in files}
     # One thread, in this process, is how parsing worked before: the reference isolation must not change.
-    expected = {path: PARSERS[path.suffix.lower()](data, path.stem) for path, data in contents.items()}
+    expected = {
+        path: PARSERS[path.suffix.lower()](data, path.stem, ParseOptions()) for path, data in contents.items()
+    }
     # Long enough for the 872-page DOCX (1.6 s alone) beside five other processes on two busy cores.
     timeout = 20.0
     jobs: list[tuple[Parser, bytes, str]] = [
