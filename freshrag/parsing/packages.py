@@ -26,10 +26,8 @@ def refuse_package(data: bytes, kind: str) -> Failed | None:
         return Failed(f"zip bomb refused: {len(members)} members, over {MAX_MEMBERS}")
     declared = sum(member.file_size for member in members)
     if declared > MAX_UNCOMPRESSED_BYTES:
-        return Failed(
-            f"zip bomb refused: its parts inflate to {declared / 2**20:.0f} MiB, over the "
-            f"{MAX_UNCOMPRESSED_BYTES // 2**20} MiB a {kind.removeprefix('a ')} may hold"
-        )
+        limit = MAX_UNCOMPRESSED_BYTES // 2**20
+        return Failed(f"zip bomb refused: its parts inflate to {declared / 2**20:.0f} MiB, over {limit} MiB")
     return None
 
 
@@ -41,5 +39,5 @@ def is_ole(data: bytes) -> bool:
 def encrypted_ooxml(data: bytes, kind: str) -> Failed | None:
     """An OOXML file encrypted with a password is an OLE file holding `EncryptionInfo`, not a zip."""
     if is_ole(data) and "EncryptionInfo".encode("utf-16-le") in data:
-        return Failed(f"encrypted {kind.removeprefix('a ')}: a password is required to read it")
+        return Failed(f"encrypted {kind.partition(' ')[2]}: a password is required to read it")
     return None
