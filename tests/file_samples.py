@@ -106,6 +106,14 @@ def text_image_png(lines: list[str]) -> bytes:
     return out.getvalue()
 
 
+def multipage_tiff(png: bytes, pages: int) -> bytes:
+    """A fax-like TIFF of `pages` copies of the page `png`."""
+    frame = Image.open(io.BytesIO(png))
+    out = io.BytesIO()
+    frame.save(out, format="TIFF", save_all=True, append_images=[frame.copy() for _ in range(pages - 1)])
+    return out.getvalue()
+
+
 def converted(data: bytes, suffix: str, target: str) -> bytes:
     """`data` (a file of type `suffix`) converted by LibreOffice to `target` (doc, xls, ppt, ods, odp)."""
     soffice = shutil.which("soffice")
