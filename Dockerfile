@@ -5,7 +5,7 @@ ARG PIP_FIND_LINKS=""
 ENV PIP_FIND_LINKS=${PIP_FIND_LINKS}
 # OCR and the converters for legacy Office, RTF and OpenDocument files (see the README's file formats).
 RUN apt-get update && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-eng \
-        libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui \
+        libreoffice-writer-nogui libreoffice-impress-nogui \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml README.md ./

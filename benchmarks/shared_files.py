@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from common import PROJECT, SHARED_DATA, save
+from common import MODEL_CACHE, PROJECT, SHARED_DATA, save
 
 from freshrag.parsing import ParsedDocument, parse_file
 
@@ -62,6 +63,7 @@ def ingest_all(checkout: Path) -> dict[str, Any]:
             shutil.copyfile(path, target)
         data_dir = Path(scratch) / "data"
         command = [sys.executable, "-m", "freshrag.cli"]
+        env = os.environ | {"FRESHRAG_MODEL_CACHE_DIR": str(MODEL_CACHE)}  # the model exported once
         started = time.perf_counter()
         done = subprocess.run(
             [*command, "ingest", str(inbox), "--data-dir", str(data_dir)], cwd=checkout, check=False
@@ -70,6 +72,7 @@ def ingest_all(checkout: Path) -> dict[str, Any]:
         status = subprocess.run(
             [*command, "status", "--json", "--data-dir", str(data_dir)],
             cwd=checkout,
+            env=env,
             check=True,
             capture_output=True,
         )

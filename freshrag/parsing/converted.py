@@ -1,7 +1,8 @@
 """Formats read by converting them first with LibreOffice headless (Debian's `libreoffice-*-nogui`): legacy
-binary Office (.doc, .xls, .ppt), .rtf, and OpenDocument (.odt, .ods, .odp) become the OOXML files our
-parsers read. Each conversion runs in a temporary folder with a profile of its own (conversions in parallel
-parser processes never share one), in a session of its own killed whole when it overruns."""
+binary Word and PowerPoint (.doc, .ppt), .rtf, and OpenDocument text and slides (.odt, .odp) become the OOXML
+files our parsers read (workbooks need no conversion: see `sheets`). Each conversion runs in a temporary
+folder with a profile of its own (conversions in parallel parser processes never share one), in a session of
+its own killed whole when it overruns."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from pathlib import Path
 from freshrag.parsing.docx import parse_docx
 from freshrag.parsing.model import Failed, ParseOptions, Parser, ParseResult, Skipped
 from freshrag.parsing.packages import is_ole, refuse_package
-from freshrag.parsing.sheets import parse_xlsx
 from freshrag.parsing.slides import parse_pptx
 
 
@@ -29,9 +29,8 @@ class _Conversion:
     parser: Parser
 
 
-_WRITER, _CALC, _IMPRESS = "libreoffice-writer-nogui", "libreoffice-calc-nogui", "libreoffice-impress-nogui"
+_WRITER, _IMPRESS = "libreoffice-writer-nogui", "libreoffice-impress-nogui"
 _DOCX = "docx:MS Word 2007 XML"
-_XLSX = "xlsx:Calc MS Excel 2007 XML"
 _PPTX = "pptx:Impress MS PowerPoint 2007 XML"
 
 
@@ -55,21 +54,6 @@ def parse_odt(data: bytes, fallback_title: str, options: ParseOptions) -> ParseR
     refused = refuse_package(data, "a .odt file")
     return refused or _convert(
         data, fallback_title, options, _Conversion(".odt", "writer8", _DOCX, _WRITER, parse_docx)
-    )
-
-
-def parse_xls(data: bytes, fallback_title: str, options: ParseOptions) -> ParseResult:
-    if not is_ole(data):
-        return Failed("damaged or not an Excel 97-2003 .xls file (no OLE compound file header)")
-    return _convert(
-        data, fallback_title, options, _Conversion(".xls", "MS Excel 97", _XLSX, _CALC, parse_xlsx)
-    )
-
-
-def parse_ods(data: bytes, fallback_title: str, options: ParseOptions) -> ParseResult:
-    refused = refuse_package(data, "a .ods file")
-    return refused or _convert(
-        data, fallback_title, options, _Conversion(".ods", "calc8", _XLSX, _CALC, parse_xlsx)
     )
 
 

@@ -6,15 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from freshrag.parsing.converted import (
-    parse_doc,
-    parse_odp,
-    parse_ods,
-    parse_odt,
-    parse_ppt,
-    parse_rtf,
-    parse_xls,
-)
+from freshrag.parsing.converted import parse_doc, parse_odp, parse_odt, parse_ppt, parse_rtf
 from freshrag.parsing.delimited import parse_csv, parse_tsv
 from freshrag.parsing.docx import parse_docx
 from freshrag.parsing.epub import parse_epub
@@ -24,7 +16,7 @@ from freshrag.parsing.mail import parse_eml, parse_msg
 from freshrag.parsing.markdown import parse_markdown
 from freshrag.parsing.model import Parser
 from freshrag.parsing.pdf import parse_pdf
-from freshrag.parsing.sheets import parse_xlsx
+from freshrag.parsing.sheets import parse_workbook
 from freshrag.parsing.slides import parse_pptx
 from freshrag.parsing.text import parse_text
 
@@ -44,7 +36,9 @@ _FORMATS = [
     (("pdf",), Format("pdf", parse_pdf, "pypdfium2")),
     (("docx",), Format("docx", parse_docx, "python-docx")),
     (("pptx",), Format("pptx", parse_pptx, "python-pptx")),
-    (("xlsx", "xlsm"), Format("xlsx", parse_xlsx, "openpyxl")),
+    (("xlsx", "xlsm", "xlsb"), Format("xlsx", parse_workbook, "python-calamine")),
+    (("xls",), Format("xls", parse_workbook, "python-calamine")),
+    (("ods",), Format("ods", parse_workbook, "python-calamine")),
     (("csv",), Format("csv", parse_csv, "Python csv")),
     (("tsv", "tab"), Format("tsv", parse_tsv, "Python csv")),
     (("eml",), Format("eml", parse_eml, "Python email")),
@@ -53,8 +47,6 @@ _FORMATS = [
     (("rtf",), Format("rtf", parse_rtf, _LIBREOFFICE + "python-docx")),
     (("odt",), Format("odt", parse_odt, _LIBREOFFICE + "python-docx")),
     (("doc",), Format("doc", parse_doc, _LIBREOFFICE + "python-docx")),
-    (("ods",), Format("ods", parse_ods, _LIBREOFFICE + "openpyxl")),
-    (("xls",), Format("xls", parse_xls, _LIBREOFFICE + "openpyxl")),
     (("odp",), Format("odp", parse_odp, _LIBREOFFICE + "python-pptx")),
     (("ppt",), Format("ppt", parse_ppt, _LIBREOFFICE + "python-pptx")),
     (

@@ -12,7 +12,7 @@ from freshrag.parsing.delimited import parse_csv, parse_tsv
 from freshrag.parsing.epub import parse_epub
 from freshrag.parsing.mail import parse_eml, parse_msg
 from freshrag.parsing.packages import MAX_UNCOMPRESSED_BYTES, refuse_package
-from freshrag.parsing.sheets import parse_xlsx
+from freshrag.parsing.sheets import parse_workbook
 from freshrag.parsing.slides import parse_pptx
 from freshrag.parsing.tables import ROWS_PER_SECTION
 from freshrag.reasons import REASON_KINDS, reason_kind
@@ -41,7 +41,7 @@ def test_a_slide_is_a_section_headed_by_its_title_with_its_notes() -> None:
 def test_each_row_names_its_columns_and_long_sheets_come_in_row_groups() -> None:
     rows: list[list[object]] = [["Item", "Serial", "Count"]]
     rows += [[f"Crane {n}", f"QX-{n:04d}", n * 2.0] for n in range(1, 251)]
-    document = parsed(parse_xlsx(xlsx_bytes(rows), "inventory", OPTIONS))
+    document = parsed(parse_workbook(xlsx_bytes(rows), "inventory", OPTIONS))
     headings = [section.heading for section in document.sections]
     assert headings[0] == ("Summary",)
     assert headings[1:] == [
@@ -56,7 +56,7 @@ def test_each_row_names_its_columns_and_long_sheets_come_in_row_groups() -> None
 
 def test_a_caption_above_the_header_is_kept_as_text() -> None:
     document = parsed(
-        parse_xlsx(xlsx_bytes([["Harbour fees"], ["Berth", "Fee"], ["North", 12]]), "x", OPTIONS)
+        parse_workbook(xlsx_bytes([["Harbour fees"], ["Berth", "Fee"], ["North", 12]]), "x", OPTIONS)
     )
     assert document.sections[1].text == "Harbour fees\n\nBerth: North; Fee: 12"
 
@@ -108,14 +108,14 @@ def test_an_epub_chapter_is_headed_by_its_heading() -> None:
     assert (("Lanterns",), "Lit at dusk.") in chapters
 
 
-@pytest.mark.parametrize("parser", [parse_pptx, parse_xlsx, parse_epub])
+@pytest.mark.parametrize("parser", [parse_pptx, parse_workbook, parse_epub])
 def test_zip_bombs_are_refused_from_the_directory(parser: object) -> None:
     result = parser(zip_bomb(inflated_mib=MAX_UNCOMPRESSED_BYTES // 2**20 + 1), "bomb", OPTIONS)  # type: ignore[operator]
     assert isinstance(result, Failed)
     assert result.reason.startswith("zip bomb refused")
 
 
-@pytest.mark.parametrize("parser", [parse_pptx, parse_xlsx, parse_epub])
+@pytest.mark.parametrize("parser", [parse_pptx, parse_workbook, parse_epub])
 def test_what_is_not_a_zip_package_is_failed_naming_the_type(parser: object) -> None:
     result = parser(b"PK\x03\x04 not really", "x", OPTIONS)  # type: ignore[operator]
     assert isinstance(result, Failed)
