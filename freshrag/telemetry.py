@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from freshrag.reasons import REASON_KINDS
+
 # 10 ms to 30 min: from a one-line edit on an idle machine to a backlog after a bulk drop.
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 SEARCH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
@@ -78,6 +80,9 @@ class Metrics:
             ["status", "reason"],
             registry=r,
         )
+        for status in ("skipped", "failed"):  # every series exists from the start: rates and alerts see 0
+            for kind in REASON_KINDS:
+                self.not_indexed.labels(status, kind)
         self.search_empty = Counter(
             "freshrag_search_empty_total", "Searches that returned no result.", registry=r
         )
