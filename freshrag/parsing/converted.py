@@ -98,7 +98,11 @@ def _convert(data: bytes, fallback_title: str, options: ParseOptions, conversion
         ]
         # A session of its own: on a timeout its whole group (oosplash and soffice.bin) is killed.
         process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            env={**os.environ, "TMPDIR": str(work)},  # its scratch files go with the folder
         )
         try:
             _, errors = process.communicate(timeout=options.seconds)
