@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import ctypes
 import os
+import subprocess
 import time
+from pathlib import Path
 
 from freshrag.parsing import ParsedDocument, ParseOptions, ParseResult, Section
 
@@ -22,6 +24,15 @@ def abort(data: bytes, fallback_title: str, options: ParseOptions) -> ParseResul
 def hang(data: bytes, fallback_title: str, options: ParseOptions) -> ParseResult:
     while True:
         time.sleep(1)
+
+
+def hang_in_a_program(data: bytes, fallback_title: str, options: ParseOptions) -> ParseResult:
+    """Waits on a program it started (as OCR and LibreOffice conversions do), writing the program's pid to
+    the file named by `data` first."""
+    program = subprocess.Popen(["sleep", "600"])
+    Path(data.decode()).write_text(str(program.pid))
+    program.wait()
+    raise AssertionError("unreachable")
 
 
 def exhaust_memory(data: bytes, fallback_title: str, options: ParseOptions) -> ParseResult:

@@ -86,6 +86,23 @@ def test_each_failure_has_its_reason_and_the_next_file_a_fresh_process() -> None
         assert _echo(pool, "after a hang") == "after a hang"
 
 
+def test_a_parser_stopped_for_its_time_takes_the_programs_it_started_with_it(tmp_path: Path) -> None:
+    written = tmp_path / "program.pid"
+    with ParserPool(ParseLimits(timeout_seconds=1.0, memory_mb=MEMORY_MB, workers=1)) as pool:
+        result = pool.parse(parsing_faults.hang_in_a_program, str(written).encode(), "fault")
+    assert result == Failed("parser exceeded 1 s")
+    program = int(written.read_text())
+
+    def gone() -> bool:
+        try:
+            os.kill(program, 0)
+        except ProcessLookupError:
+            return True
+        return Path(f"/proc/{program}/stat").read_text().split()[2] == "Z"  # a zombie awaiting its reaper
+
+    eventually(gone, timeout=10)
+
+
 def test_a_parser_a_process_cannot_import_by_name_is_refused() -> None:
     with ParserPool(ParseLimits(1.0, MEMORY_MB, 1)) as pool, pytest.raises(ValueError, match="module-level"):
         pool.parse(lambda data, title: Failed("never"), b"", "x")
