@@ -21,6 +21,7 @@ from freshrag.reconcile import folder_changes
 from freshrag.runtime import Runtime, build_runtime
 from freshrag.settings import load_settings
 from freshrag.sources import IgnoreRules, WatchedFolder
+from freshrag.status import collect_status
 from services.api.app import create_app
 from tests.file_samples import (
     converted,
@@ -42,6 +43,8 @@ SHARED = {
     "simple.odt": "other/simple.odt",
     "fake-email.eml": "other/fake-email.eml",
     "loremipsum-scan.pdf": "awkward/scanned-image-only_loremipsum-flat.pdf",
+    "password_protected.xlsx": "awkward/password_protected.xlsx",  # failed: encrypted
+    "empty.eml": "awkward/empty.eml",  # skipped: no text
 }
 LEDGER = [["Item", "Serial", "Count"]] + [[f"Crane {n}", f"QX-{n:04d}", n] for n in range(1, 251)]
 STOCK = [["Part", "Grade", "Supplier"], ["Anchor chain", "U3", "Hollis and Vane"], ["Bollard", "S2", "Marsh"]]
@@ -186,6 +189,19 @@ def test_documents_say_which_parser_read_them_and_whether_ocr_did(indexed: Index
     assert (scan["parser"], scan["ocr_pages"]) == ("pdf: pypdfium2 + Tesseract OCR", 1)
     assert (sheet["parser"], sheet["ocr_pages"]) == ("xls: python-calamine", 0)
     assert (image["parser"], image["ocr_pages"]) == ("image: Pillow + Tesseract OCR", 1)
+
+
+def test_what_is_not_indexed_is_counted_by_kind_of_reason(indexed: Indexed) -> None:
+    assert indexed.record("password_protected.xlsx").status is DocStatus.FAILED
+    assert collect_status(indexed.runtime)["problems_by_reason"] == {"encrypted": 1, "no text": 1}
+    registry = indexed.runtime.metrics.registry
+    counted = {
+        (status, reason): registry.get_sample_value(
+            "freshrag_not_indexed_total", {"status": status, "reason": reason}
+        )
+        for status, reason in (("failed", "encrypted"), ("skipped", "no text"), ("failed", "damaged"))
+    }
+    assert counted == {("failed", "encrypted"): 1, ("skipped", "no text"): 1, ("failed", "damaged"): 0}
 
 
 def test_parse_time_is_observed_by_format(indexed: Indexed) -> None:
