@@ -31,6 +31,7 @@ def test_every_shared_file_is_indexed_or_reported_with_a_reason(
     status = json.loads(run(["status", "--json"], env, tmp_path).stdout)
     assert status["documents"]["indexed"] > 30
     assert all(problem["reason"] for problem in status["problems"])
+    assert status["problems_by_reason"]["encrypted"] == 2  # the PDF and the workbook that need a password
 
     store = open_store(load_settings(data_dir=tmp_path / "data"))
     try:
