@@ -25,7 +25,6 @@ from freshrag.parsing.model import Failed, ParsedDocument, ParseOptions, ParseRe
 from freshrag.parsing.packages import is_ole
 
 MAX_ATTACHMENTS = 20
-_NOT_READ_ATTACHED = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
 
 
 @dataclass
@@ -137,7 +136,12 @@ def _document(
             ocr_max_pages=max(options.ocr_max_pages - ocr_pages, 0),
             seconds=max(deadline - time.monotonic(), 0.0),
         )
-        result = _read_attachment(attachment, options_left)
+        try:
+            result = _read_attachment(attachment, options_left)
+        except MemoryError:
+            raise
+        except Exception as exc:  # one attachment's parser bug must not lose the message
+            result = Failed(f"parser raised {type(exc).__name__}: {exc}")
         if isinstance(result, ParsedDocument):
             ocr_pages += result.ocr_pages
             heading = (f"attachment: {attachment.name}",)
@@ -160,7 +164,7 @@ def _read_attachment(attachment: _Attachment, options: ParseOptions) -> ParseRes
     known = FORMATS.get(suffix)
     if known is None:
         return Failed(f"'{suffix or 'no extension'}' files are not read")
-    if suffix in _NOT_READ_ATTACHED:
+    if known.name == "image":
         return Failed("images attached to mail are not read by OCR")
     stem = PurePath(attachment.name).stem
     nested = {".eml": _eml_message, ".msg": _msg_message}.get(suffix)
