@@ -92,6 +92,11 @@ class DocumentRecord:
     reason: str | None = None
     size_bytes: int | None = None
     mtime_ns: int | None = None
+    # What read the content ("pdf: pypdfium2 + Tesseract OCR"), how many pages OCR read, and what a reader
+    # should know (pages OCR left unread, attachments not read).
+    parser: str | None = None
+    ocr_pages: int = 0
+    notes: list[str] = field(default_factory=list)
 
     @property
     def chunk_count(self) -> int:

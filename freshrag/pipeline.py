@@ -26,7 +26,8 @@ from freshrag.documents import Change, DocStatus, DocumentRecord, Op, Origin, So
 from freshrag.embedding import Embedder
 from freshrag.health.activity import Activity
 from freshrag.locks import DocumentLocks
-from freshrag.parsing import Failed, ParsedDocument, Skipped, parse_file
+from freshrag.parsing import Failed, ParsedDocument, Skipped, format_of, parse_file
+from freshrag.reasons import reason_kind
 from freshrag.sources import FileState, Gone, Loaded, LoadResult, Unreadable
 from freshrag.store import ChunkPoint, Store, chunk_point_id
 from freshrag.store.keywords import chunk_terms
@@ -258,7 +259,13 @@ class Indexer:
             )
             return _Plan(change, previous, record, outcome="unchanged")
         version = base.version + 1
-        parsed = parse_file(loaded.name or change.uri, loaded.data)
+        name = loaded.name or change.uri
+        started = time.perf_counter()
+        parsed = parse_file(name, loaded.data)
+        known = format_of(name)
+        self._metrics.parse_seconds.labels(known.name if known else "unsupported").observe(
+            time.perf_counter() - started
+        )
         if isinstance(parsed, ParsedDocument) and loaded.title:
             parsed = replace(parsed, title=loaded.title)
         if isinstance(parsed, Skipped | Failed):
@@ -298,6 +305,9 @@ class Indexer:
             chunk_ids=ids,
             size_bytes=state.size,
             mtime_ns=state.mtime_ns,
+            parser=parsed.parser or None,
+            ocr_pages=parsed.ocr_pages,
+            notes=list(parsed.notes),
         )
         to_embed = {}
         for target in targets:
@@ -406,6 +416,8 @@ class Indexer:
         change, kind = plan.change, plan.change.source_kind.value
         op = Op.DELETE.value if outcome.outcome == "deleted" else Op.UPSERT.value
         self._metrics.events.labels(kind, op, outcome.outcome).inc()
+        if outcome.outcome in ("skipped", "failed"):
+            self._metrics.not_indexed.labels(outcome.outcome, reason_kind(outcome.reason)).inc()
         latency = None
         if outcome.outcome in ("indexed", "unchanged", "deleted"):
             now = self._clock()

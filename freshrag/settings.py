@@ -156,6 +156,14 @@ class Settings(BaseSettings):
         1024, ge=256, le=1_048_576, description="Address space of a parser process, in MiB, per file."
     )
     parse_workers: int = Field(2, ge=1, le=64, description="Parser processes that may run at once.")
+    ocr_languages: str = Field(
+        "eng",
+        pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$",
+        description="Tesseract languages OCR reads, joined by '+' (eng+deu); each needs its data package.",
+    )
+    ocr_max_pages: int = Field(
+        20, ge=0, le=10_000, description="Pages OCR reads per file at most (the first ones); 0 turns OCR off."
+    )
     watch_settle_seconds: float = Field(
         0.15, ge=0.0, le=60.0, description="A file is indexed once it has not changed for this long."
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import Any
 
 from freshrag.backfill import BackfillProgress
@@ -15,6 +16,7 @@ from freshrag.health.collector import ALIVE_SECONDS, GAP_QUERIES
 from freshrag.health.quality import QUALITY_RESULT
 from freshrag.health.retrieval_choice import search_status
 from freshrag.health.state import ANSWERS, CHANGES, QUERIES
+from freshrag.reasons import reason_kind
 from freshrag.runtime import Runtime
 
 PROBLEMS_SHOWN = 50
@@ -26,19 +28,22 @@ FRESHNESS_WINDOW = 1000
 
 
 def collect_status(runtime: Runtime, *, show_queries: bool = True) -> dict[str, Any]:
-    """Documents by status, chunks, backlog, the documents not indexed with their reasons, and the health
-    picture: freshness of recent live changes, the progress of the latest backfill, the canary, drift,
-    retrieval quality and knowledge gaps. Without `show_queries` (a caller without the admin token) the gaps,
-    which are users' queries, are left out and only counted, in `knowledge_gaps_hidden`."""
+    """Documents by status, chunks, backlog, the documents not indexed with their reasons (all of them
+    counted by kind of reason in `problems_by_reason`), and the health picture: freshness of recent live
+    changes, the progress of the latest backfill, the canary, drift, retrieval quality and knowledge gaps.
+    Without `show_queries` (a caller without the admin token) the gaps, which are users' queries, are left
+    out and only counted, in `knowledge_gaps_hidden`."""
     letters = runtime.dead_letters.all()
     problems = [
         letter.as_record(runtime.store.get_record(letter.change.doc_id)).to_public() for letter in letters
     ]
+    by_reason: Counter[str] = Counter(reason_kind(problem["reason"]) for problem in problems)
     for state in (DocStatus.FAILED, DocStatus.SKIPPED):
         for record in runtime.store.records(status=state):
-            if len(problems) >= PROBLEMS_SHOWN:
-                break
-            if runtime.dead_letters.get(record.doc_id) is None:
+            if runtime.dead_letters.get(record.doc_id) is not None:
+                continue
+            by_reason[reason_kind(record.reason)] += 1
+            if len(problems) < PROBLEMS_SHOWN:
                 problems.append(record.to_public())
     pending = runtime.queue.pending
     settings, health = runtime.settings, runtime.health
@@ -57,6 +62,7 @@ def collect_status(runtime: Runtime, *, show_queries: bool = True) -> dict[str, 
         "watched_folders": [str(folder.path) for folder in runtime.folders],
         "workers_alive": len(health.alive(now - ALIVE_SECONDS)),
         "problems": problems[:PROBLEMS_SHOWN],
+        "problems_by_reason": dict(by_reason.most_common()),
         "freshness": freshness(changes, now),
         "backfill": BackfillProgress(health).summary(),
         "recent_changes": [entry for entry in changes if entry.get("source_kind") != "canary"][

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from freshrag.reasons import REASON_KINDS
+
 # 10 ms to 30 min: from a one-line edit on an idle machine to a backlog after a bulk drop.
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 SEARCH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+# 1 ms (a text file) to 5 min (OCR of many pages under a raised time limit).
+PARSE_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 SCORE_BUCKETS = tuple(round(0.1 * i, 1) for i in range(-2, 11))
 CANARY_OUTCOMES = ("found", "timeout", "error")
 FINETUNE_BACKENDS = ("local", "openai")
@@ -67,6 +71,23 @@ class Metrics:
             buckets=SCORE_BUCKETS,
             registry=r,
         )
+        self.parse_seconds = Histogram(
+            "freshrag_parse_seconds",
+            "Time to parse one file in a parser process (OCR and conversion included), by format.",
+            ["format"],
+            buckets=PARSE_BUCKETS,
+            registry=r,
+        )
+        self.not_indexed = Counter(
+            "freshrag_not_indexed_total",
+            "Changes that left a document skipped or failed, by status and kind of reason (see "
+            "freshrag.reasons).",
+            ["status", "reason"],
+            registry=r,
+        )
+        for status in ("skipped", "failed"):  # every series exists from the start: rates and alerts see 0
+            for kind in REASON_KINDS:
+                self.not_indexed.labels(status, kind)
         self.search_empty = Counter(
             "freshrag_search_empty_total", "Searches that returned no result.", registry=r
         )

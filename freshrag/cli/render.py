@@ -60,6 +60,9 @@ def print_status(console: Console, status: dict[str, Any]) -> None:
     table.add_row("watched folders", "\n".join(status["watched_folders"]) or "-")
     _health_rows(table, status)
     console.print(table)
+    if status.get("problems_by_reason"):
+        kinds = ", ".join(f"{kind}: {count}" for kind, count in status["problems_by_reason"].items())
+        console.print(f"not indexed, by reason: {kinds}")
     if status["problems"]:
         problems = Table(title="not indexed", show_lines=False)
         problems.add_column("status")

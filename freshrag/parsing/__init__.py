@@ -9,37 +9,33 @@ about the file (the service is stopping, or cannot start a parser process).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import PurePath
 
-from freshrag.parsing.docx import parse_docx
-from freshrag.parsing.html import parse_html
+from freshrag.parsing.formats import FORMAT_NAMES, FORMATS, OCR_READER, Format, format_of
 from freshrag.parsing.limits import ParseLimits
-from freshrag.parsing.markdown import parse_markdown
-from freshrag.parsing.model import Failed, ParsedDocument, Parser, ParseResult, Section, Skipped
-from freshrag.parsing.pdf import parse_pdf
+from freshrag.parsing.model import (
+    Failed,
+    ParsedDocument,
+    ParseOptions,
+    Parser,
+    ParseResult,
+    Section,
+    Skipped,
+)
 from freshrag.parsing.pool import ParserPool, ParsingUnavailable
 from freshrag.parsing.shared import shared_pool
-from freshrag.parsing.text import parse_text
 
-PARSERS: dict[str, Parser] = {
-    ".md": parse_markdown,
-    ".markdown": parse_markdown,
-    ".txt": parse_text,
-    ".text": parse_text,
-    ".rst": parse_text,
-    ".org": parse_text,
-    ".adoc": parse_text,
-    ".html": parse_html,
-    ".htm": parse_html,
-    ".xhtml": parse_html,
-    ".pdf": parse_pdf,
-    ".docx": parse_docx,
-}
+PARSERS: dict[str, Parser] = {suffix: known.parser for suffix, known in FORMATS.items()}
 
 __all__ = [
+    "FORMATS",
+    "FORMAT_NAMES",
     "PARSERS",
     "Failed",
+    "Format",
     "ParseLimits",
+    "ParseOptions",
     "ParseResult",
     "ParsedDocument",
     "Parser",
@@ -47,6 +43,7 @@ __all__ = [
     "ParsingUnavailable",
     "Section",
     "Skipped",
+    "format_of",
     "parse_file",
     "shared_pool",
 ]
@@ -56,14 +53,17 @@ def parse_file(name: str, data: bytes, pool: ParserPool | None = None) -> ParseR
     """Parse a file's bytes by its extension, in a process of `pool` (default: `shared_pool()`). Never
     raises for bad content: returns `Skipped` or `Failed` with a reason a person understands. Raises
     `ParsingUnavailable` when the file could not be parsed for a reason that is not the file's."""
-    suffix = PurePath(name).suffix.lower()
-    parser = PARSERS.get(suffix)
-    if parser is None:
+    known = format_of(name)
+    if known is None:
+        suffix = PurePath(name).suffix.lower()
         kind = f"'{suffix}' files" if suffix else "files without an extension"
-        supported = ", ".join(sorted(PARSERS))
+        supported = ", ".join(sorted(FORMATS))
         return Skipped(f"unsupported file type: {kind} are not indexed (supported: {supported})")
     fallback_title = PurePath(name).stem
-    result = (pool or shared_pool()).parse(parser, data, fallback_title)
+    result = (pool or shared_pool()).parse(known.parser, data, fallback_title)
     if isinstance(result, ParsedDocument) and not result.has_text():
         return Skipped("no extractable text (empty, whitespace only, or images without a text layer)")
+    if isinstance(result, ParsedDocument):
+        reader = f"{known.reader} + {OCR_READER}" if result.ocr_pages else known.reader
+        result = replace(result, parser=f"{known.name}: {reader}")
     return result

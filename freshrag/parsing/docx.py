@@ -9,7 +9,8 @@ import docx
 from docx.table import Table
 from docx.text.paragraph import Paragraph
 
-from freshrag.parsing.model import Failed, ParsedDocument, ParseResult, Section
+from freshrag.parsing.model import Failed, ParsedDocument, ParseOptions, ParseResult, Section
+from freshrag.parsing.packages import encrypted_ooxml, refuse_package
 
 
 def _heading_level(paragraph: Paragraph, names: dict[str | None, str]) -> int | None:
@@ -36,7 +37,10 @@ def _table_text(table: Table) -> str:
     return "\n".join(rows)
 
 
-def parse_docx(data: bytes, fallback_title: str) -> ParseResult:
+def parse_docx(data: bytes, fallback_title: str, options: ParseOptions) -> ParseResult:
+    refused = encrypted_ooxml(data, "a .docx file") or refuse_package(data, "a .docx file")
+    if refused is not None:
+        return refused
     try:
         document = docx.Document(io.BytesIO(data))
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:

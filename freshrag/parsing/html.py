@@ -7,7 +7,7 @@ import re
 from selectolax.lexbor import LexborHTMLParser
 
 from freshrag.decoding import UndecodableError, decode_text
-from freshrag.parsing.model import ParsedDocument, ParseResult, Section, Skipped
+from freshrag.parsing.model import ParsedDocument, ParseOptions, ParseResult, Section, Skipped
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 _INVISIBLE = "script, style, noscript, template, svg, nav, iframe, object, head"
@@ -20,7 +20,7 @@ _HEADINGS = "h1, h2, h3, h4, h5, h6"
 _MARK_OPEN, _MARK_CLOSE = "\ue000", "\ue001"
 
 
-def parse_html(data: bytes, fallback_title: str) -> ParseResult:
+def parse_html(data: bytes, fallback_title: str, options: ParseOptions) -> ParseResult:
     declared = _META_CHARSET.search(data[:4096])
     try:
         markup = decode_text(data, declared.group(1).decode("ascii") if declared else None)

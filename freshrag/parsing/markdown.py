@@ -5,7 +5,7 @@ from __future__ import annotations
 from markdown_it import MarkdownIt
 
 from freshrag.decoding import UndecodableError, decode_text
-from freshrag.parsing.model import ParsedDocument, ParseResult, Section, Skipped
+from freshrag.parsing.model import ParsedDocument, ParseOptions, ParseResult, Section, Skipped
 from freshrag.parsing.text import normalise_newlines
 
 _MD = MarkdownIt("commonmark")
@@ -19,7 +19,7 @@ def _strip_front_matter(lines: list[str]) -> list[str]:
     return lines
 
 
-def parse_markdown(data: bytes, fallback_title: str) -> ParseResult:
+def parse_markdown(data: bytes, fallback_title: str, options: ParseOptions) -> ParseResult:
     try:
         text = normalise_newlines(decode_text(data))
     except UndecodableError as exc:

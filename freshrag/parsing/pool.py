@@ -10,6 +10,7 @@ the pipes to their pool, and exit when it closes or when this process dies (thei
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -31,7 +32,7 @@ from freshrag.parsing.protocol import (
 log = logging.getLogger(__name__)
 
 _WORKER_MODULE = "freshrag.parsing.worker"
-_START_SECONDS = 30.0  # a parser process imports its libraries in about 0.1 s; this is for a loaded machine
+_START_SECONDS = 30.0  # a parser process imports its libraries in about 0.5 s; this is for a loaded machine
 _EXIT_GRACE_SECONDS = 2.0  # a process whose output closed gets this long to exit before it is killed
 _FILES_PER_PROCESS = 1000  # then the process is replaced: bounds what native parsers leak
 _CLOSED = "the parser pool is closed (freshrag is stopping)"
@@ -59,7 +60,7 @@ class ParserPool:
         when it crashed ("parser crashed (signal 11, SIGSEGV)"), overran its time or memory ("parser exceeded
         60 s", "parser exceeded 1024 MiB") or raised. Raises `ParsingUnavailable` (see there), and
         `ValueError` for a parser that is not a module-level function (a process imports it by name)."""
-        request = encode_request(parser_reference(parser), fallback_title)
+        request = encode_request(parser_reference(parser), fallback_title, self.limits.options)
         with self._slots:
             process = self._checkout()
             result, reusable = self._exchange(process, request, data)
@@ -193,8 +194,10 @@ class _Process:
             return None
 
     def signal_kill(self) -> None:
+        """SIGKILL to the process and the programs it runs (OCR, converters): its session is its group."""
         if self.popen.poll() is None:
-            self.popen.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pid, signal.SIGKILL)
 
     def stop(self) -> None:
         """Kill the process (if still running), reap it and close the pipes."""

@@ -1,7 +1,8 @@
 """What a parser process and its pool say to each other, as JSON: a parser process reads hostile files, so
 nothing it answers may make the service run code (as unpickling its answer could).
 
-A request is two messages, a header (which parser, the fallback title) and the file's bytes; an answer is one
+A request is two messages, a header (which parser, the fallback title, the
+`ParseOptions`) and the file's bytes; an answer is one
 message, the `ParseResult` and whether the process retires after it.
 """
 
@@ -9,9 +10,10 @@ from __future__ import annotations
 
 import importlib
 import json
+from dataclasses import asdict
 from typing import Any
 
-from freshrag.parsing.model import Failed, ParsedDocument, Parser, ParseResult, Section, Skipped
+from freshrag.parsing.model import Failed, ParsedDocument, ParseOptions, Parser, ParseResult, Section, Skipped
 
 READY = b"ready"
 
@@ -41,23 +43,35 @@ def resolve_parser(reference: str) -> Parser:
     return parser
 
 
-def encode_request(reference: str, fallback_title: str) -> bytes:
-    return json.dumps({"parser": reference, "fallback_title": fallback_title}).encode()
+def encode_request(reference: str, fallback_title: str, options: ParseOptions) -> bytes:
+    fields = {"parser": reference, "fallback_title": fallback_title, "options": asdict(options)}
+    return json.dumps(fields).encode()
 
 
-def decode_request(message: bytes) -> tuple[str, str]:
+def decode_request(message: bytes) -> tuple[str, str, ParseOptions]:
     fields = _object(message)
     reference, fallback_title = fields.get("parser"), fields.get("fallback_title")
-    if not isinstance(reference, str) or not isinstance(fallback_title, str):
-        raise ProtocolError("a request names its parser and fallback title")
-    return reference, fallback_title
+    options = fields.get("options")
+    if not isinstance(reference, str) or not isinstance(fallback_title, str) or not isinstance(options, dict):
+        raise ProtocolError("a request names its parser, fallback title and options")
+    try:
+        return reference, fallback_title, ParseOptions(**options)
+    except TypeError as exc:
+        raise ProtocolError(f"bad parse options: {exc}") from None
 
 
 def encode_result(result: ParseResult, *, retire: bool) -> bytes:
     fields: dict[str, Any]
     if isinstance(result, ParsedDocument):
         sections = [[list(section.heading), section.text] for section in result.sections]
-        fields = {"kind": "parsed", "title": result.title, "sections": sections}
+        fields = {
+            "kind": "parsed",
+            "title": result.title,
+            "sections": sections,
+            "parser": result.parser,
+            "ocr_pages": result.ocr_pages,
+            "notes": list(result.notes),
+        }
     else:
         fields = {"kind": "skipped" if isinstance(result, Skipped) else "failed", "reason": result.reason}
     fields["retire"] = retire
@@ -77,9 +91,19 @@ def decode_result(message: bytes) -> tuple[ParseResult, bool]:
             raise ProtocolError("a skipped or failed answer has a reason")
         return (Skipped(reason) if kind == "skipped" else Failed(reason)), retire
     title, sections = fields.get("title"), fields.get("sections")
+    parser, ocr_pages, notes = fields.get("parser"), fields.get("ocr_pages"), fields.get("notes")
     if kind != "parsed" or not isinstance(title, str) or not isinstance(sections, list):
         raise ProtocolError("an answer is parsed (title, sections), skipped or failed")
-    return ParsedDocument(title=title, sections=[_section(item) for item in sections]), retire
+    if not isinstance(parser, str) or not isinstance(ocr_pages, int) or not isinstance(notes, list):
+        raise ProtocolError("a parsed answer names its parser, OCR pages and notes")
+    document = ParsedDocument(
+        title=title,
+        sections=[_section(item) for item in sections],
+        parser=parser,
+        ocr_pages=ocr_pages,
+        notes=tuple(str(note) for note in notes),
+    )
+    return document, retire
 
 
 def _section(item: Any) -> Section:

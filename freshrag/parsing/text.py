@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from freshrag.decoding import UndecodableError, decode_text
-from freshrag.parsing.model import ParsedDocument, ParseResult, Section, Skipped
+from freshrag.parsing.model import ParsedDocument, ParseOptions, ParseResult, Section, Skipped
 
 
 def normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def parse_text(data: bytes, fallback_title: str) -> ParseResult:
+def parse_text(data: bytes, fallback_title: str, options: ParseOptions) -> ParseResult:
     try:
         text = decode_text(data)
     except UndecodableError as exc:

@@ -42,9 +42,9 @@ def _answer(requests: Connection[bytes, bytes]) -> tuple[bytes, bool]:
     """Read one request and parse it; a parser's exception is a `Failed` result, not this process' end."""
     header = requests.recv_bytes()
     data = requests.recv_bytes()  # read before anything can fail, so the next request starts in step
-    reference, fallback_title = decode_request(header)
+    reference, fallback_title, options = decode_request(header)
     try:
-        result = resolve_parser(reference)(data, fallback_title)
+        result = resolve_parser(reference)(data, fallback_title, options)
     except MemoryError:
         raise
     except Exception as exc:  # a parser bug or a hostile file: reported as that file's failure

@@ -43,6 +43,9 @@ class DocumentOut(BaseModel):
     reason: str | None
     size_bytes: int | None
     mtime_ns: int | None
+    parser: str | None = None
+    ocr_pages: int = 0
+    notes: list[str] = []
 
 
 class DocumentListOut(BaseModel):
@@ -72,6 +75,7 @@ class StatusOut(BaseModel):
     oldest_pending_change_age_seconds: float
     watched_folders: list[str]
     problems: list[DocumentOut]
+    problems_by_reason: dict[str, int] = {}
     now: float
     workers_alive: int
     freshness: dict[str, Any]

@@ -31,6 +31,7 @@ def test_every_shared_file_is_indexed_or_reported_with_a_reason(
     status = json.loads(run(["status", "--json"], env, tmp_path).stdout)
     assert status["documents"]["indexed"] > 30
     assert all(problem["reason"] for problem in status["problems"])
+    assert status["problems_by_reason"]["encrypted"] == 2  # the PDF and the workbook that need a password
 
     store = open_store(load_settings(data_dir=tmp_path / "data"))
     try:
@@ -46,8 +47,26 @@ def test_every_shared_file_is_indexed_or_reported_with_a_reason(
             assert record.reason, name
     reasons = {name: records[name].reason or "" for name in records}
     assert "password" in reasons["awkward/encrypted-password.pdf"]
-    assert "no text layer" in reasons["awkward/scanned-image-only_loremipsum-flat.pdf"]
-    assert "unsupported file type" in reasons["awkward/legacy.doc"]
+    assert "password" in reasons["awkward/password_protected.xlsx"]
+    assert "OCR found no text" in reasons["awkward/fax-image-only_imagemagick-CCITTFaxDecode.pdf"]
+    scan = records["awkward/scanned-image-only_loremipsum-flat.pdf"]
+    assert (scan.status, scan.ocr_pages, scan.parser) == (
+        DocStatus.INDEXED,
+        1,
+        "pdf: pypdfium2 + Tesseract OCR",
+    )
+    for read in (
+        "awkward/legacy.doc",
+        "other/fake-doc.rtf",
+        "other/simple.odt",
+        "other/fake-power-point.pptx",
+        "other/stanley-cups.xlsx",
+        "other/stanley-cups.csv",
+        "other/winter-sports.epub",
+        "other/fake-email.eml",
+        "awkward/email-no-utf8.eml",
+    ):
+        assert records[read].status is DocStatus.INDEXED, (read, records[read].reason)
     assert "over the limit" in reasons["awkward/huge_400p.pdf"]
     assert "no extractable text" in reasons["awkward/empty.txt"]
     for decoded in (

@@ -21,6 +21,7 @@ from freshrag.parsing import (
     Failed,
     ParsedDocument,
     ParseLimits,
+    ParseOptions,
     Parser,
     ParseResult,
     ParserPool,
@@ -52,7 +53,9 @@ def test_many_threads_parse_every_native_file_beside_crashing_and_hanging_parser
     files = native_files(shared_data)
     contents = {path: path.read_bytes() for path in files}
     # One thread, in this process, is how parsing worked before: the reference isolation must not change.
-    expected = {path: PARSERS[path.suffix.lower()](data, path.stem) for path, data in contents.items()}
+    expected = {
+        path: PARSERS[path.suffix.lower()](data, path.stem, ParseOptions()) for path, data in contents.items()
+    }
     # Long enough for the 872-page DOCX (1.6 s alone) beside five other processes on two busy cores.
     timeout = 20.0
     jobs: list[tuple[Parser, bytes, str]] = [
@@ -81,6 +84,23 @@ def test_each_failure_has_its_reason_and_the_next_file_a_fresh_process() -> None
             assert _echo(pool, "after") == "after"  # one process at most: the dead one was replaced
         assert pool.parse(parsing_faults.hang, b"", "fault") == Failed("parser exceeded 1 s")
         assert _echo(pool, "after a hang") == "after a hang"
+
+
+def test_a_parser_stopped_for_its_time_takes_the_programs_it_started_with_it(tmp_path: Path) -> None:
+    written = tmp_path / "program.pid"
+    with ParserPool(ParseLimits(timeout_seconds=1.0, memory_mb=MEMORY_MB, workers=1)) as pool:
+        result = pool.parse(parsing_faults.hang_in_a_program, str(written).encode(), "fault")
+    assert result == Failed("parser exceeded 1 s")
+    program = int(written.read_text())
+
+    def gone() -> bool:
+        try:
+            os.kill(program, 0)
+        except ProcessLookupError:
+            return True
+        return Path(f"/proc/{program}/stat").read_text().split()[2] == "Z"  # a zombie awaiting its reaper
+
+    eventually(gone, timeout=10)
 
 
 def test_a_parser_a_process_cannot_import_by_name_is_refused() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from freshrag.parsing import Failed, ParsedDocument, ParseLimits, Section, Skipped
+from freshrag.parsing import Failed, ParsedDocument, ParseLimits, ParseOptions, Section, Skipped
 from freshrag.parsing.pdf import parse_pdf
 from freshrag.parsing.protocol import (
     ProtocolError,
@@ -23,6 +23,8 @@ from freshrag.settings import SettingsError, load_settings
     [
         ParsedDocument(title="T", sections=[Section(("A", "B"), "text \udcff kept"), Section((), "")]),
         ParsedDocument(title="empty"),
+        ParsedDocument(title="scan", sections=[Section(("page 1",), "read")], parser="pdf", ocr_pages=1),
+        ParsedDocument(title="mail", parser="eml", notes=("attachment a.zip not read",)),
         Skipped("no text layer"),
         Failed("parser crashed (signal 11, SIGSEGV)"),
     ],
@@ -51,7 +53,8 @@ def test_parsers_travel_by_name() -> None:
     reference = parser_reference(parse_pdf)
     assert reference == "freshrag.parsing.pdf:parse_pdf"
     assert resolve_parser(reference) is parse_pdf
-    assert decode_request(encode_request(reference, "title")) == (reference, "title")
+    options = ParseOptions(ocr_languages="eng+deu", ocr_max_pages=3, seconds=9.5)
+    assert decode_request(encode_request(reference, "title", options)) == (reference, "title", options)
     with pytest.raises(ValueError, match="module-level"):
         parser_reference(lambda data, title: Skipped("x"))
 
@@ -61,9 +64,16 @@ def test_limits_come_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FRESHRAG_PARSE_TIMEOUT_SECONDS", "5")
     monkeypatch.setenv("FRESHRAG_PARSE_MEMORY_MB", "512")
     monkeypatch.setenv("FRESHRAG_PARSE_WORKERS", "4")
+    monkeypatch.setenv("FRESHRAG_OCR_LANGUAGES", "eng+deu")
+    monkeypatch.setenv("FRESHRAG_OCR_MAX_PAGES", "3")
     limits = ParseLimits.from_settings(load_settings())
-    assert limits == ParseLimits(5.0, 512, 4)
+    assert limits == ParseLimits(5.0, 512, 4, ocr_languages="eng+deu", ocr_max_pages=3)
     assert limits.memory_bytes == 512 * 2**20
+    assert limits.options == ParseOptions("eng+deu", 3, seconds=4.0)  # OCR and converters end first
+    monkeypatch.setenv("FRESHRAG_OCR_LANGUAGES", "eng; rm -rf /")
+    with pytest.raises(SettingsError, match="FRESHRAG_OCR_LANGUAGES"):
+        load_settings()
+    monkeypatch.setenv("FRESHRAG_OCR_LANGUAGES", "eng")
     monkeypatch.setenv("FRESHRAG_PARSE_MEMORY_MB", "64")  # less than the parsers' code needs
     with pytest.raises(SettingsError, match="FRESHRAG_PARSE_MEMORY_MB"):
         load_settings()

@@ -46,13 +46,13 @@ def test_text_in_legacy_encodings_is_decoded() -> None:
 
 
 def test_unsupported_empty_and_broken_files_are_reported_not_raised() -> None:
-    unsupported = parse_file("sheet.xlsx", b"PK\x03\x04")
+    unsupported = parse_file("archive.zip", b"PK\x03\x04")
     assert isinstance(unsupported, Skipped)
-    assert "'.xlsx'" in unsupported.reason
+    assert "'.zip'" in unsupported.reason
     assert isinstance(parse_file("blank.txt", b"  \n\t\n"), Skipped)
     assert isinstance(parse_file("noext", b"hello"), Skipped)
     broken_docx = parse_file("fake.docx", b"this is not a zip file")
     assert isinstance(broken_docx, Failed)
-    assert "not a valid .docx" in broken_docx.reason
+    assert "not a .docx file" in broken_docx.reason
     broken_pdf = parse_file("fake.pdf", b"%PDF-1.4 garbage")
     assert isinstance(broken_pdf, Failed)

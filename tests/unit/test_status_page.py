@@ -75,6 +75,7 @@ def full_status() -> dict[str, Any]:
                 "source_kind": "file",
             }
         ],
+        "problems_by_reason": {"no text": 2, "encrypted": 1},
         "freshness": {
             "changes": 120,
             "p50_seconds": 0.21,
@@ -138,6 +139,7 @@ def fresh_status() -> dict[str, Any]:
         "chunks": 0,
         "watched_folders": [],
         "problems": [],
+        "problems_by_reason": {},
         "freshness": {
             "changes": 0,
             "p50_seconds": None,
@@ -179,6 +181,7 @@ def test_a_full_status_shows_every_tile_and_section_with_its_values() -> None:
     assert "2 alive" in page.text("workers")
     assert "5 s ago /srv/inbox/b.md file upsert indexed 180 ms" in page.text("changes")
     assert "/srv/inbox/a.pdf failed pdf: encrypted" in page.text("failures")
+    assert "By reason: no text 2, encrypted 1" in page.text("failures")
     assert "nDCG@10 0.710 0.700 +0.010" in page.text("quality")
     assert "MRR@10 0.660 0.650 +0.010" in page.text("quality")
     assert "Search ranks by hybrid 1:1 (golden set golden)" in page.text("search-mode")
