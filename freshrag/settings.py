@@ -115,7 +115,7 @@ class Settings(BaseSettings):
         description="The golden set moves search to another mode or weights only if nDCG@10 gains this much.",
     )
     index_build_min_chunks: int = Field(
-        200_000,
+        10_000,
         ge=0,
         description="`freshrag ingest` builds the embedded vector index (HNSW) from this many chunks.",
     )

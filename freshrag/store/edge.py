@@ -379,6 +379,9 @@ class EdgeStore:
         return name
 
 
+_INDEXING_THRESHOLD_KB = 1_000
+
+
 def _config(dimension: int) -> qe.EdgeConfig:
     return qe.EdgeConfig(
         # Half-precision storage halves what a brute-force search reads (5.9 against 11.1 ms over 100k
@@ -389,6 +392,10 @@ def _config(dimension: int) -> qe.EdgeConfig:
             )
         },
         sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+        # What `optimize` (run only by `freshrag ingest`, from FRESHRAG_INDEX_BUILD_MIN_CHUNKS) builds an
+        # index for: segments over 1 MB of vectors. Edge's own default left 10k chunks unindexed, though
+        # the built segment answered a hybrid search under 20 clients 7% faster (p99 145 -> 125 ms here).
+        optimizers=qe.EdgeOptimizersConfig(indexing_threshold=_INDEXING_THRESHOLD_KB),
     )
 
 
