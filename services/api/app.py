@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import anyio
+import orjson
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -124,6 +125,11 @@ def create_app(runtime: Runtime) -> FastAPI:
     # unlucky ones wait longest.
     searching = anyio.CapacityLimiter(runtime.settings.search_threads)
 
+    def search_json(response: SearchResponse) -> Response:
+        """The answer serialised straight from its dataclasses by orjson: the body the response model
+        describes, without validating it again (a few percent of each search's time under the GIL)."""
+        return Response(orjson.dumps(response), media_type="application/json")
+
     async def run_search(
         query: str,
         k: int,
@@ -153,12 +159,12 @@ def create_app(runtime: Runtime) -> FastAPI:
         weights: Annotated[
             str | None, Query(max_length=64, description="hybrid fusion weights: dense,keyword")
         ] = None,
-    ) -> SearchResponse:
-        return await run_search(q, k, None, mode, weights)
+    ) -> Response:
+        return search_json(await run_search(q, k, None, mode, weights))
 
     @app.post("/search", response_model=SearchResponse, tags=["search"])
-    async def search_post(body: SearchRequest) -> SearchResponse:
-        return await run_search(body.query, body.k, body.filter, body.mode, body.weights)
+    async def search_post(body: SearchRequest) -> Response:
+        return search_json(await run_search(body.query, body.k, body.filter, body.mode, body.weights))
 
     @app.get("/documents", response_model=DocumentListOut, tags=["documents"])
     def list_documents(
