@@ -2,7 +2,7 @@
 
 Written from the platforms' specifications (Standard Webhooks, GitHub docs, contentful/node-apps-toolkit
 signRequest, sanity-io/webhook-toolkit, Ghost's webhook-trigger.js, WP Webhooks), not from
-`freshrag.webhooks.signatures`, so that a test signing here and verifying there checks one against the other.
+`freshrag.webhooks.platforms`, so that a test signing here and verifying there checks one against the other.
 Header names are returned lower-case; HTTP treats them case-insensitively.
 """
 
