@@ -16,7 +16,7 @@ NOW = 1_767_225_600.0
 TOLERANCE = 300.0
 SECRET = "s3cretSigningKey"  # noqa: S105  (base64 too, as Standard Webhooks secrets are)
 BODY = b'{"event":"entry.update","model":"article","entry":{"id":7,"title":"Caf\xc3\xa9"}}'
-TIMED = ("generic", "contentful", "sanity", "ghost")
+TIMED = ("generic", "contentful", "sanity", "ghost", "webflow")
 SIGNATURE_HEADER = {
     "generic": "webhook-signature",
     "strapi": "authorization",
@@ -26,6 +26,7 @@ SIGNATURE_HEADER = {
     "wordpress": "x-wp-webhook-signature",
     "directus": "authorization",
     "github": "x-hub-signature-256",
+    "webflow": "x-webflow-signature",
 }
 VERIFIERS = {name: platform.verify for name, platform in PLATFORMS.items()}
 SIGNED = tuple(source for source in SOURCES if source not in ("strapi", "directus"))
