@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 WATCH ?= ./inbox
 
-.PHONY: setup up test lint monitoring system-deps
+.PHONY: setup up check test lint monitoring system-deps
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -21,6 +21,10 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+
+# The fast tier, for every edit: lint and the unit tests (no I/O, no model, no servers), under a minute.
+check: lint
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit
 
 # Prometheus configuration, alert and recording rules, and the promtool unit tests of every alert.
 monitoring:

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from freshrag import lifecycle
 from freshrag.catalog import ALIAS_CACHE_SECONDS, ModelCatalog
 from freshrag.chunking import Chunker
 from freshrag.embedding import Embedder
@@ -95,10 +96,10 @@ class Switch:
         now = time.time()
         previous = registry.by_collection(old)
         if previous is not None and previous.version != run.version:
-            previous.status = RunStatus.RETIRED
+            lifecycle.decide(previous, RunStatus.RETIRED)
             previous.retired_at = now
             registry.put(previous)
-        run.status = RunStatus.LIVE
+        lifecycle.decide(run, RunStatus.LIVE)
         run.promoted_at = now  # the stage stays: the caller clears it once the follow-ups are done
         registry.put(run)
         time.sleep(SWAP_GRACE_SECONDS)  # searches that read `old` just before the swap see it fresh

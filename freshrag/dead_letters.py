@@ -8,11 +8,7 @@ in a Redis hash that every process sees. One letter per document: the latest fai
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,6 +16,7 @@ from typing import Any, Protocol
 import redis
 
 from freshrag.documents import Change, DocStatus, DocumentRecord
+from freshrag.sqlite_file import SqliteFile
 
 
 @dataclass(frozen=True)
@@ -77,49 +74,41 @@ class SqliteDeadLetters:
     """Dead letters of the embedded mode, in `<data_dir>/dead-letters.sqlite3`."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._path = path
-        self._lock = threading.Lock()
-        with self._connect() as db:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS dead_letters (doc_id TEXT PRIMARY KEY, letter TEXT NOT NULL)"
-            )
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, closing(sqlite3.connect(self._path)) as db, db:
-            yield db
+        schema = "CREATE TABLE IF NOT EXISTS dead_letters (doc_id TEXT PRIMARY KEY, letter TEXT NOT NULL)"
+        self._file = SqliteFile(path, schema=schema, per_use=True)
 
     def add(self, letter: DeadLetter) -> None:
-        with self._connect() as db:
+        with self._file.transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO dead_letters VALUES (?, ?)", (letter.change.doc_id, letter.to_json())
             )
 
     def get(self, doc_id: str) -> DeadLetter | None:
-        with self._connect() as db:
+        with self._file.transaction() as db:
             row = db.execute("SELECT letter FROM dead_letters WHERE doc_id = ?", (doc_id,)).fetchone()
         return DeadLetter.from_json(row[0]) if row else None
 
     def discard(self, doc_id: str) -> None:
-        with self._connect() as db:  # called after every applied change: read first, write only when needed
+        with (
+            self._file.transaction() as db
+        ):  # called after every applied change: read first, write only when needed
             if db.execute("SELECT 1 FROM dead_letters WHERE doc_id = ?", (doc_id,)).fetchone():
                 db.execute("DELETE FROM dead_letters WHERE doc_id = ?", (doc_id,))
 
     def remove(self, letter: DeadLetter) -> None:
-        with self._connect() as db:
+        with self._file.transaction() as db:
             db.execute(
                 "DELETE FROM dead_letters WHERE doc_id = ? AND letter = ?",
                 (letter.change.doc_id, letter.to_json()),
             )
 
     def all(self) -> list[DeadLetter]:
-        with self._connect() as db:
+        with self._file.transaction() as db:
             rows = db.execute("SELECT letter FROM dead_letters").fetchall()
         return sorted((DeadLetter.from_json(row[0]) for row in rows), key=lambda letter: letter.failed_at)
 
     def count(self) -> int:
-        with self._connect() as db:
+        with self._file.transaction() as db:
             return int(db.execute("SELECT count(*) FROM dead_letters").fetchone()[0])
 
 

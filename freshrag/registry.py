@@ -15,8 +15,6 @@ the registry is part of serving, not of monitoring.
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
@@ -25,6 +23,7 @@ from typing import Any, Protocol
 import redis
 
 from freshrag.settings import Settings
+from freshrag.sqlite_file import SqliteFile
 
 WRITE_ALSO = "write_also"
 FEEDBACK_TRAINED = "feedback_trained_through"
@@ -105,46 +104,44 @@ class SqliteRegistry:
     """The embedded registry. Synchronous writes: a promotion recorded survives a power cut."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS runs "
-            "(version TEXT PRIMARY KEY, created REAL NOT NULL, body TEXT NOT NULL)"
+        self._file = SqliteFile(
+            path,
+            synchronous="FULL",
+            schema="""
+            CREATE TABLE IF NOT EXISTS runs (
+                version TEXT PRIMARY KEY, created REAL NOT NULL, body TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, body TEXT NOT NULL);
+            """,
         )
-        self._db.execute("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, body TEXT NOT NULL)")
 
     def put_run(self, run: ModelRun) -> None:
-        with self._lock:
-            self._db.execute(
+        with self._file.connection() as db:
+            db.execute(
                 "INSERT OR REPLACE INTO runs (version, created, body) VALUES (?, ?, ?)",
                 (run.version, run.created_at, json.dumps(run.to_json())),
             )
 
     def get_run(self, version: str) -> ModelRun | None:
-        with self._lock:
-            row = self._db.execute("SELECT body FROM runs WHERE version = ?", (version,)).fetchone()
+        with self._file.connection() as db:
+            row = db.execute("SELECT body FROM runs WHERE version = ?", (version,)).fetchone()
         return None if row is None else ModelRun.from_json(json.loads(row[0]))
 
     def all_runs(self) -> list[ModelRun]:
-        with self._lock:
-            rows = self._db.execute("SELECT body FROM runs ORDER BY created, version").fetchall()
+        with self._file.connection() as db:
+            rows = db.execute("SELECT body FROM runs ORDER BY created, version").fetchall()
         return [ModelRun.from_json(json.loads(body)) for (body,) in rows]
 
     def put_value(self, key: str, value: Any) -> None:
-        with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO kv (key, body) VALUES (?, ?)", (key, json.dumps(value)))
+        with self._file.connection() as db:
+            db.execute("INSERT OR REPLACE INTO kv (key, body) VALUES (?, ?)", (key, json.dumps(value)))
 
     def get_value(self, key: str) -> Any:
-        with self._lock:
-            row = self._db.execute("SELECT body FROM kv WHERE key = ?", (key,)).fetchone()
+        with self._file.connection() as db:
+            row = db.execute("SELECT body FROM kv WHERE key = ?", (key,)).fetchone()
         return None if row is None else json.loads(row[0])
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._file.close()
 
 
 class RedisRegistry:

@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -28,11 +29,11 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from freshrag.webhooks.config import SOURCES, WebhookSource
-from freshrag.webhooks.model import SignatureError
-from freshrag.webhooks.signatures import standard_webhooks_key
+from freshrag.webhooks.config import WebhookSource
+from freshrag.webhooks.platforms import PLATFORMS, SOURCES
 
 ENV_PREFIX = "FRESHRAG_"
+WEBHOOK_FIELD_PREFIX = "webhook_secret_"
 MIN_API_TOKEN_CHARS = 16
 # Settings whose value is never shown in an error: a message goes to terminals and logs.
 _SECRET_WORDS = ("secret", "token", "api_key", "password")
@@ -196,16 +197,12 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="Per-source webhook options (content-type mappings, fetching, repositories); see README.",
     )
-    webhook_secret_generic: SecretStr | None = Field(
-        None, description="Standard Webhooks secret: base64 (whsec_<base64>, the prefix optional)."
-    )
-    webhook_secret_strapi: SecretStr | None = Field(None, description="Bearer token Strapi sends.")
-    webhook_secret_contentful: SecretStr | None = Field(None, description="Contentful signing secret.")
-    webhook_secret_sanity: SecretStr | None = Field(None, description="Sanity webhook secret.")
-    webhook_secret_ghost: SecretStr | None = Field(None, description="Ghost webhook secret.")
-    webhook_secret_wordpress: SecretStr | None = Field(None, description="WP Webhooks secret key.")
-    webhook_secret_directus: SecretStr | None = Field(None, description="Bearer token Directus sends.")
-    webhook_secret_github: SecretStr | None = Field(None, description="GitHub webhook secret.")
+    # One secret per webhook platform, `webhook_secret_<name>` (FRESHRAG_WEBHOOK_SECRET_<NAME>), declared
+    # by the platform's module: adding a platform adds its setting. The class body's namespace is a dict.
+    for _platform in PLATFORMS.values():
+        __annotations__[f"{WEBHOOK_FIELD_PREFIX}{_platform.name}"] = "SecretStr | None"
+        locals()[f"{WEBHOOK_FIELD_PREFIX}{_platform.name}"] = Field(None, description=_platform.setting_help)
+    del _platform
     max_request_bytes: int = Field(
         1_048_576,
         ge=1024,
@@ -420,22 +417,20 @@ class Settings(BaseSettings):
             raise ValueError("must start with memory://, redis:// or rediss://")
         return value
 
-    @field_validator(
-        "webhook_secret_generic",
-        "webhook_secret_strapi",
-        "webhook_secret_contentful",
-        "webhook_secret_sanity",
-        "webhook_secret_ghost",
-        "webhook_secret_wordpress",
-        "webhook_secret_directus",
-        "webhook_secret_github",
-        "openai_api_key",
-        mode="before",
-    )
+    @field_validator(*(f"{WEBHOOK_FIELD_PREFIX}{name}" for name in SOURCES), "openai_api_key", mode="before")
     @classmethod
     def _no_empty_secret(cls, value: Any) -> Any:
         """An empty secret (an unset variable passed through) is no secret: never an empty HMAC key."""
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator(*(f"{WEBHOOK_FIELD_PREFIX}{name}" for name in SOURCES))
+    @classmethod
+    def _usable_webhook_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        """A secret the platform could never verify with stops start-up (the platform says why)."""
+        check = PLATFORMS[str(info.field_name).removeprefix(WEBHOOK_FIELD_PREFIX)].check_secret
+        if value is not None and check is not None:
+            check(value.get_secret_value())
+        return value
 
     @field_validator("api_token")
     @classmethod
@@ -453,16 +448,6 @@ class Settings(BaseSettings):
                 f"is {len(value)} characters long; use at least {MIN_API_TOKEN_CHARS} "
                 "(for example `openssl rand -hex 32`), or unset it to listen on loopback only"
             )
-        return value
-
-    @field_validator("webhook_secret_generic")
-    @classmethod
-    def _standard_webhooks_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None:
-            try:
-                standard_webhooks_key(value.get_secret_value())
-            except SignatureError as exc:
-                raise ValueError(str(exc).removeprefix("the configured ")) from None
         return value
 
     @field_validator("golden_set", mode="before")
@@ -524,7 +509,7 @@ class Settings(BaseSettings):
         return self.webhooks.get(source) or WebhookSource()
 
     def webhook_secret(self, source: str) -> str | None:
-        secret: SecretStr | None = getattr(self, f"webhook_secret_{source}", None)
+        secret: SecretStr | None = getattr(self, f"{WEBHOOK_FIELD_PREFIX}{source}", None)
         return secret.get_secret_value() if secret is not None else None
 
     @property

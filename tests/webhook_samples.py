@@ -24,6 +24,7 @@ SECRETS = {
     "wordpress": "wordpress-test-secret",
     "directus": "directus-test-token",
     "github": "github-test-secret",
+    "webflow": "webflow-test-secret",
 }
 SECRET_ENV = {f"FRESHRAG_WEBHOOK_SECRET_{source.upper()}": secret for source, secret in SECRETS.items()}
 TEXT = (

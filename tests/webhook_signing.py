@@ -1,8 +1,9 @@
 """Headers that each CMS would send with a delivery, signed as its own documentation and toolkits sign them.
 
 Written from the platforms' specifications (Standard Webhooks, GitHub docs, contentful/node-apps-toolkit
-signRequest, sanity-io/webhook-toolkit, Ghost's webhook-trigger.js, WP Webhooks), not from
-`freshrag.webhooks.signatures`, so that a test signing here and verifying there checks one against the other.
+signRequest, sanity-io/webhook-toolkit, Ghost's webhook-trigger.js, WP Webhooks, Webflow's "Verifying
+requests"), not from
+`freshrag.webhooks.platforms`, so that a test signing here and verifying there checks one against the other.
 Header names are returned lower-case; HTTP treats them case-insensitively.
 """
 
@@ -81,6 +82,13 @@ def sign_wordpress(body: bytes, secret: str) -> dict[str, str]:
     return {"x-wp-webhook-signature": base64.b64encode(_hmac_sha256(secret.encode(), body)).decode()}
 
 
+def sign_webflow(body: bytes, secret: str, *, now: float) -> dict[str, str]:
+    """Webflow: x-webflow-signature = hex HMAC-SHA256(secret, timestamp + ":" + body), timestamp in ms."""
+    ts = str(int(now * 1000))
+    signature = _hmac_sha256(secret.encode(), f"{ts}:".encode() + body).hex()
+    return {"x-webflow-timestamp": ts, "x-webflow-signature": signature}
+
+
 def sign(
     source: str,
     body: bytes,
@@ -110,6 +118,8 @@ def sign(
         auth = sign_ghost(body, secret, now=now)
     elif source == "wordpress":
         auth = sign_wordpress(body, secret)
+    elif source == "webflow":
+        auth = sign_webflow(body, secret, now=now)
     elif source in ("strapi", "directus"):
         auth = {"authorization": f"Bearer {secret}"}
     else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from freshrag import lifecycle
 from freshrag.queue import FINETUNE, FINETUNE_CHECK, POLL_OPENAI_JOBS, SWITCH_MODEL
 from freshrag.registry import RunStatus
 from freshrag.training import openai_runs
@@ -48,7 +49,7 @@ def finetune(version: str, trigger: str = "requested") -> dict[str, Any] | None:
     except RunInProgressError as exc:
         run = runtime.registry.get(version)
         if run is not None:
-            run.status, run.stage, run.reason = RunStatus.FAILED, "", str(exc)
+            lifecycle.settle(run, RunStatus.FAILED, str(exc))
             runtime.registry.put(run)
         runtime.metrics.finetune_runs.labels("local", "failed").inc()
         return None
@@ -64,7 +65,7 @@ def switch_model(version: str | None = None) -> dict[str, Any] | None:
     except Exception as exc:  # recorded on the target, where `freshrag models promote` waits for it
         run = runtime.registry.get(version) if version else None
         if run is not None and run.stage:
-            run.stage, run.reason = "", f"switch failed: {exc}"
+            lifecycle.end_switch(run, f"switch failed: {exc}")
             runtime.registry.put(run)
         log.error("switching to %s failed: %s", version or "the previous model", exc)
         return None

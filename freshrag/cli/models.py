@@ -15,6 +15,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from freshrag.cli.client import ApiClient, InstanceUnreachableError
+from freshrag.lifecycle import settled_answer
 from freshrag.runtime import Runtime, build_runtime
 from freshrag.settings import Settings
 
@@ -92,7 +93,7 @@ def finetune(now: NowOption = False, backend: BackendOption = "local", as_json: 
             return
         run = client.get(f"/models/{answer['version']}")
         if backend == "local":
-            run = _follow(client, answer["version"], lambda r: r["status"] != "candidate" and not r["stage"])
+            run = _follow(client, answer["version"], settled_answer)
     if run is None:
         return
     _print_run(run, as_json)
@@ -224,7 +225,7 @@ def _switch(version: str | None) -> None:
     except InstanceUnreachableError:
         run = _switch_here(settings, version)
     else:
-        run = _follow(client, target, lambda r: not r["stage"])
+        run = _follow(client, target, settled_answer)
     if run["status"] != "live":
         raise RuntimeError(run.get("reason") or f"{run['version']} did not go live")
     out.print(f"[green]{run['version']} is live[/]")

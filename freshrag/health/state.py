@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
-import threading
 from pathlib import Path
 from typing import Any, Protocol
 
 import redis
+
+from freshrag.sqlite_file import SqliteFile
 
 log = logging.getLogger(__name__)
 
@@ -60,21 +60,18 @@ class SqliteHealthState:
     moments of monitoring history in a power cut is acceptable; losing indexing speed is not)."""
 
     def __init__(self, path: Path, caps: dict[str, int]) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._caps = caps
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS logs (id INTEGER PRIMARY KEY, log TEXT NOT NULL, body TEXT NOT NULL)"
+        self._file = SqliteFile(
+            path,
+            synchronous="NORMAL",
+            schema="""
+            CREATE TABLE IF NOT EXISTS logs (id INTEGER PRIMARY KEY, log TEXT NOT NULL, body TEXT NOT NULL);
+            CREATE INDEX IF NOT EXISTS logs_by_name ON logs (log, id);
+            CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, body TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS heartbeats (worker TEXT PRIMARY KEY, at REAL NOT NULL);
+            """,
         )
-        self._db.execute("CREATE INDEX IF NOT EXISTS logs_by_name ON logs (log, id)")
-        self._db.execute("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, body TEXT NOT NULL)")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)"
-        )
-        self._db.execute("CREATE TABLE IF NOT EXISTS heartbeats (worker TEXT PRIMARY KEY, at REAL NOT NULL)")
         self._appended = dict.fromkeys(LOGS, 0)
 
     def append(self, log_name: str, entry: dict[str, Any]) -> None:
@@ -85,18 +82,18 @@ class SqliteHealthState:
         if not entries:
             return
         rows = [(name, json.dumps(entry)) for entry in entries]
-        with self._lock:
-            self._db.execute("BEGIN")
+        with self._file.connection() as db:
+            db.execute("BEGIN")
             try:
-                self._db.executemany("INSERT INTO logs (log, body) VALUES (?, ?)", rows)
+                db.executemany("INSERT INTO logs (log, body) VALUES (?, ?)", rows)
             except BaseException:
-                self._db.execute("ROLLBACK")
+                db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
+            db.execute("COMMIT")
             trim_before = self._appended[name] // 64
             self._appended[name] += len(rows)
             if self._appended[name] // 64 != trim_before:  # trim now and then, not on every write
-                self._db.execute(
+                db.execute(
                     "DELETE FROM logs WHERE log = ? AND id <= (SELECT id FROM logs WHERE log = ? "
                     "ORDER BY id DESC LIMIT 1 OFFSET ?)",
                     (name, name, self._caps[name]),
@@ -104,48 +101,47 @@ class SqliteHealthState:
 
     def tail(self, log_name: str, limit: int) -> list[dict[str, Any]]:
         name = _checked(log_name)
-        with self._lock:
-            rows = self._db.execute(
+        with self._file.connection() as db:
+            rows = db.execute(
                 "SELECT body FROM logs WHERE log = ? ORDER BY id DESC LIMIT ?", (name, limit)
             ).fetchall()
         return [json.loads(body) for (body,) in rows]
 
     def put(self, key: str, value: dict[str, Any]) -> None:
-        with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO kv (key, body) VALUES (?, ?)", (key, json.dumps(value)))
+        with self._file.connection() as db:
+            db.execute("INSERT OR REPLACE INTO kv (key, body) VALUES (?, ?)", (key, json.dumps(value)))
 
     def get(self, key: str) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._db.execute("SELECT body FROM kv WHERE key = ?", (key,)).fetchone()
+        with self._file.connection() as db:
+            row = db.execute("SELECT body FROM kv WHERE key = ?", (key,)).fetchone()
         return None if row is None else dict(json.loads(row[0]))
 
     def add(self, counter: str, amount: int) -> int:
-        with self._lock:
-            self._db.execute(
+        with self._file.connection() as db:
+            db.execute(
                 "INSERT INTO counters (name, value) VALUES (?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
                 (counter, amount),
             )
-            row = self._db.execute("SELECT value FROM counters WHERE name = ?", (counter,)).fetchone()
+            row = db.execute("SELECT value FROM counters WHERE name = ?", (counter,)).fetchone()
         return int(row[0])
 
     def counter(self, counter: str) -> int:
-        with self._lock:
-            row = self._db.execute("SELECT value FROM counters WHERE name = ?", (counter,)).fetchone()
+        with self._file.connection() as db:
+            row = db.execute("SELECT value FROM counters WHERE name = ?", (counter,)).fetchone()
         return 0 if row is None else int(row[0])
 
     def heartbeat(self, worker: str, at: float) -> None:
-        with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO heartbeats (worker, at) VALUES (?, ?)", (worker, at))
+        with self._file.connection() as db:
+            db.execute("INSERT OR REPLACE INTO heartbeats (worker, at) VALUES (?, ?)", (worker, at))
 
     def alive(self, since: float) -> list[str]:
-        with self._lock:
-            rows = self._db.execute("SELECT worker FROM heartbeats WHERE at >= ?", (since,)).fetchall()
+        with self._file.connection() as db:
+            rows = db.execute("SELECT worker FROM heartbeats WHERE at >= ?", (since,)).fetchall()
         return sorted(worker for (worker,) in rows)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._file.close()
 
 
 class RedisHealthState:

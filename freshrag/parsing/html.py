@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import re
 
-from selectolax.lexbor import LexborHTMLParser
-
 from freshrag.decoding import UndecodableError, decode_text
+from freshrag.html_text import drop_invisible, parse_bounded, tidy
 from freshrag.parsing.model import ParsedDocument, ParseOptions, ParseResult, Section, Skipped
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
-_INVISIBLE = "script, style, noscript, template, svg, nav, iframe, object, head"
 _BLOCKS = (
     "p, div, li, ul, ol, tr, table, section, article, aside, header, footer, main, blockquote, pre, "
     "dd, dt, dl, figure, figcaption, form, fieldset, address, hr"
@@ -26,11 +24,10 @@ def parse_html(data: bytes, fallback_title: str, options: ParseOptions) -> Parse
         markup = decode_text(data, declared.group(1).decode("ascii") if declared else None)
     except UndecodableError as exc:
         return Skipped(f"binary content: {exc}")
-    tree = LexborHTMLParser(markup)
+    tree = parse_bounded(markup)  # nesting bounded: a deeply nested file costs linear time, not quadratic
     title_node = tree.css_first("title")
     title = title_node.text(strip=True) if title_node is not None else ""
-    for node in tree.css(_INVISIBLE):
-        node.decompose()
+    drop_invisible(tree)
     for node in tree.css(_HEADINGS):
         level = (node.tag or "h1")[1]
         heading = " ".join(node.text(separator=" ").split())
@@ -53,16 +50,11 @@ def _sections(text: str) -> list[Section]:
     sections: list[Section] = []
     path: list[tuple[int, str]] = []
     parts = re.split(f"{_MARK_OPEN}(\\d)(.*?){_MARK_CLOSE}", text)
-    sections.append(Section(heading=(), text=_tidy(parts[0])))
+    sections.append(Section(heading=(), text=tidy(parts[0])))
     for index in range(1, len(parts), 3):
         level, name, body = int(parts[index]), parts[index + 1], parts[index + 2]
         while path and path[-1][0] >= level:
             path.pop()
         path.append((level, name))
-        sections.append(Section(heading=tuple(n for _, n in path), text=_tidy(body)))
+        sections.append(Section(heading=tuple(n for _, n in path), text=tidy(body)))
     return [section for section in sections if section.text]
-
-
-def _tidy(text: str) -> str:
-    lines = [" ".join(line.split()) for line in text.split("\n")]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

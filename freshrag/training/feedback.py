@@ -13,9 +13,7 @@ Embedded mode keeps the log in SQLite, `<data_dir>/feedback.sqlite3`; distribute
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +22,7 @@ from typing import Any, Protocol
 import redis
 
 from freshrag.settings import Settings
+from freshrag.sqlite_file import SqliteFile
 
 MAX_QUERY_CHARS = 4096
 MAX_DOC_ID_CHARS = 2048
@@ -99,30 +98,17 @@ class SqliteFeedbackLog:
     input, so an acknowledged one is on disk and survives a power cut)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._path = path
-        self._lock = threading.Lock()
-        self._db: sqlite3.Connection | None = None
-        self._pid = 0
-        with self._lock:
-            self._connection().execute(
-                "CREATE TABLE IF NOT EXISTS feedback (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
-                "query TEXT NOT NULL, doc_id TEXT NOT NULL, relevant INTEGER NOT NULL, at REAL NOT NULL)"
-            )
-
-    def _connection(self) -> sqlite3.Connection:
-        """The process' connection, in autocommit mode (each statement commits); call with the lock held."""
-        if self._db is None or self._pid != os.getpid():  # a forked process opens its own
-            db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            self._db, self._pid = db, os.getpid()
-        return self._db
+        self._file = SqliteFile(
+            path,
+            synchronous="FULL",
+            schema="CREATE TABLE IF NOT EXISTS feedback (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "query TEXT NOT NULL, doc_id TEXT NOT NULL, relevant INTEGER NOT NULL, at REAL NOT NULL)",
+        )
 
     def add(self, query: str, doc_id: str, relevant: bool, at: float) -> Feedback:
         query, doc_id = checked_feedback(query, doc_id)
-        with self._lock:
-            cursor = self._connection().execute(
+        with self._file.connection() as db:
+            cursor = db.execute(
                 "INSERT INTO feedback (query, doc_id, relevant, at) VALUES (?, ?, ?, ?)",
                 (query, doc_id, int(relevant), at),
             )
@@ -130,14 +116,15 @@ class SqliteFeedbackLog:
         return Feedback(query, doc_id, relevant, at, cursor.lastrowid)
 
     def count(self) -> int:
-        with self._lock:
-            row = self._connection().execute("SELECT coalesce(max(seq), 0) FROM feedback").fetchone()
+        with self._file.connection() as db:
+            row = db.execute("SELECT coalesce(max(seq), 0) FROM feedback").fetchone()
         return int(row[0])
 
     def entries(self, after_seq: int = 0) -> Iterator[Feedback]:
         while True:
-            with self._lock:  # one page at a time: writers wait for a page, not for the whole read
-                cursor = self._connection().execute(
+            # One page at a time: writers wait for a page, not for the whole read.
+            with self._file.connection() as db:
+                cursor = db.execute(
                     "SELECT query, doc_id, relevant, at, seq FROM feedback WHERE seq > ? ORDER BY seq "
                     "LIMIT ?",
                     (after_seq, PAGE),
@@ -149,8 +136,8 @@ class SqliteFeedbackLog:
             after_seq = rows[-1][4]
 
     def latest(self, limit: int) -> list[Feedback]:
-        with self._lock:
-            cursor = self._connection().execute(
+        with self._file.connection() as db:
+            cursor = db.execute(
                 "SELECT query, doc_id, relevant, at, seq FROM feedback ORDER BY seq DESC LIMIT ?",
                 (max(limit, 0),),
             )
@@ -158,10 +145,7 @@ class SqliteFeedbackLog:
         return [_from_row(row) for row in rows]
 
     def close(self) -> None:
-        with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
+        self._file.close()
 
 
 def _from_row(row: tuple[str, str, int, float, int]) -> Feedback:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 
+from freshrag import lifecycle
 from freshrag.registry import Backend, ModelRun, RunStatus
 from freshrag.runtime import Runtime
 from freshrag.training.openai_tuning import (
@@ -51,9 +52,9 @@ def start_job(runtime: Runtime, trigger: str) -> ModelRun:
         pairs=len(examples),
         pair_sources={"curated": len(examples)},
         trigger=trigger,
-        stage=state.status,
         job=state.to_json(),
     )
+    lifecycle.job_polled(run, state.status)
     runtime.registry.put(run)
     log.info("OpenAI fine-tuning job %s started with %d examples", state.job_id, len(examples))
     return run
@@ -88,23 +89,25 @@ def cancel_job(runtime: Runtime, version: str) -> ModelRun:
 
 
 def _record(runtime: Runtime, run: ModelRun, state: JobState) -> None:
-    run.job, run.stage = state.to_json(), state.status
+    run.job = state.to_json()
+    lifecycle.job_polled(run, state.status)
     run.duration_s = round(time.time() - run.created_at, 3)
     if state.finished:
-        run.stage = ""
         if state.status == "succeeded":
             previous = runtime.registry.live(Backend.OPENAI)
             if previous is not None and previous.version != run.version:
-                previous.status, previous.retired_at = RunStatus.RETIRED, time.time()
+                lifecycle.settle(previous, RunStatus.RETIRED)
+                previous.retired_at = time.time()
                 runtime.registry.put(previous)
-            run.status, run.promoted_at = RunStatus.LIVE, time.time()
+            lifecycle.settle(run, RunStatus.LIVE)
+            run.promoted_at = time.time()
             run.fine_tuned_model = state.fine_tuned_model
             runtime.metrics.finetune_runs.labels(OPENAI, "promoted").inc()
         elif state.status == "cancelled":
-            run.status, run.reason = RunStatus.REJECTED, "cancelled"
+            lifecycle.settle(run, RunStatus.REJECTED, "cancelled")
             runtime.metrics.finetune_runs.labels(OPENAI, "rejected").inc()
         else:
-            run.status, run.reason = RunStatus.FAILED, state.error or "the job failed"
+            lifecycle.settle(run, RunStatus.FAILED, state.error or "the job failed")
             runtime.metrics.finetune_runs.labels(OPENAI, "failed").inc()
         outcome = state.fine_tuned_model or state.error or ""
         log.info("OpenAI job %s %s %s", run.version, state.status, outcome)

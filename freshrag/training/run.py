@@ -18,12 +18,14 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from freshrag import lifecycle
 from freshrag.bluegreen import Switch
 from freshrag.embedding import Embedder
 from freshrag.evaluation import read_queries
 from freshrag.health import checks
 from freshrag.health.drift import KINDS
 from freshrag.health.quality import QUALITY_RESULT, baseline_key, evaluate_golden_set, golden_set_name
+from freshrag.lifecycle import Stage
 from freshrag.locks import LockTimeoutError, RedisLocks
 from freshrag.registry import METRIC_NAMES, Backend, ModelRun, RunStatus
 from freshrag.runtime import Runtime
@@ -120,7 +122,7 @@ def queued_run(runtime: Runtime, trigger: str, version: str | None = None) -> Mo
         base_model=runtime.settings.embedding_model,
         parent=live.version if live else runtime.embedder.model_version,
         trigger=trigger,
-        stage="queued",
+        stage=Stage.QUEUED,
     )
     runtime.registry.put(run)
     return run
@@ -139,7 +141,9 @@ def run_in_progress(runtime: Runtime) -> ModelRun | None:
         return None
     if lock_held(runtime):
         return candidates[-1]
-    waiting = [run for run in candidates if run.stage == "queued" and time.time() - run.created_at < _QUEUED]
+    waiting = [
+        run for run in candidates if run.stage == Stage.QUEUED and time.time() - run.created_at < _QUEUED
+    ]
     return waiting[-1] if waiting else None
 
 
@@ -164,11 +168,12 @@ def fine_tune(runtime: Runtime, trigger: str, progress: Progress, version: str |
         _run(runtime, run, reporter)
     except Exception as exc:
         log.exception("fine-tune %s failed", run.version)
-        run.status, run.reason = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
+        lifecycle.decide(run, RunStatus.FAILED)
+        run.reason = f"{type(exc).__name__}: {exc}"
         _abandon(runtime, run)
         runtime.metrics.finetune_runs.labels(LOCAL, "failed").inc()
     run.duration_s = round(time.time() - started, 3)
-    run.stage = ""  # the record is final: `freshrag finetune` follows the stage until it clears
+    lifecycle.finish(run)  # the record is final: `freshrag finetune` follows the run until it is settled
     registry.put(run)
     return run
 
@@ -179,11 +184,11 @@ def _run(runtime: Runtime, run: ModelRun, reporter: _Reporter) -> None:
     if golden is None:
         raise ValueError("fine-tuning needs a golden set for its gate: set FRESHRAG_GOLDEN_SET")
     live_collection, live_embedder = runtime.models.live()
-    reporter.stage("collecting pairs")
+    reporter.stage(Stage.COLLECTING_PAIRS)
     seen = runtime.feedback.count()
     pairs, sources = _pairs(runtime, live_collection, live_embedder, golden)
     run.pairs, run.pair_sources = len(pairs), sources
-    reporter.stage("training")
+    reporter.stage(Stage.TRAINING)
     live_run = registry.by_collection(live_collection)
     start_from = Path(live_run.path) if live_run and live_run.path else runtime.models.base.model_dir
     destination = (settings.data_dir / "finetuned" / run.version).resolve()  # the same for every process
@@ -201,15 +206,15 @@ def _run(runtime: Runtime, run: ModelRun, reporter: _Reporter) -> None:
     )
     run.path, run.loss = str(destination), result.loss
     run.timings["training"] = result.seconds
-    reporter.stage("exporting")
+    reporter.stage(Stage.EXPORTING)
     timer = time.perf_counter()
     runtime.models.embedder(run)  # the serving backend (ONNX int8 by default), exported once
     run.timings["export"] = round(time.perf_counter() - timer, 3)
-    reporter.stage("re-embedding")
+    reporter.stage(Stage.RE_EMBEDDING)
     switch = Switch(runtime.store, runtime.models, runtime.locks, runtime.chunker, reporter.progress)
     report = switch.prepare(run)
     run.timings["re-embed"] = report.seconds
-    reporter.stage("evaluating")
+    reporter.stage(Stage.EVALUATING)
     timer = time.perf_counter()
     live_metrics = _metrics(runtime, golden, live_collection, live_embedder)
     candidate_metrics = _metrics(runtime, golden, run.collection or "", runtime.models.embedder(run))
@@ -218,12 +223,12 @@ def _run(runtime: Runtime, run: ModelRun, reporter: _Reporter) -> None:
     verdict = judge(candidate_metrics, live_metrics, settings.finetune_margin, settings.finetune_tolerance)
     run.reason = verdict.reason
     if verdict.promote:
-        reporter.stage("promoting")
+        reporter.stage(Stage.PROMOTING)
         promote(runtime, run, switch)
         runtime.metrics.finetune_runs.labels(LOCAL, "promoted").inc()
     else:
         log.info("candidate %s rejected: %s", run.version, verdict.reason)
-        run.status = RunStatus.REJECTED
+        lifecycle.decide(run, RunStatus.REJECTED)
         switch.abandon(run)
         runtime.metrics.finetune_runs.labels(LOCAL, "rejected").inc()
     registry.set_feedback_trained_through(seen)
@@ -307,8 +312,9 @@ def _settle_interrupted(runtime: Runtime, current: str) -> None:
             and stale.status is RunStatus.CANDIDATE
             and stale.version != current
         ):
-            stale.status, stale.stage = RunStatus.FAILED, ""
-            stale.reason = "interrupted (its process stopped before the run finished)"
+            lifecycle.settle(
+                stale, RunStatus.FAILED, "interrupted (its process stopped before the run finished)"
+            )
             runtime.registry.put(stale)
             runtime.metrics.finetune_runs.labels(LOCAL, "failed").inc()
             _abandon(runtime, stale)
@@ -323,9 +329,9 @@ class _Reporter:
         self._progress = progress
         self._saved = 0.0
 
-    def stage(self, name: str) -> None:
+    def stage(self, name: Stage) -> None:
         log.info("fine-tune %s: %s", self._run.version, name)
-        self._run.stage = name
+        lifecycle.enter(self._run, name)
         self._run.progress = {"stage": name, "done": 0, "total": 0}
         self._registry.put(self._run)
         self._progress(name, 0, 0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from freshrag import lifecycle
 from freshrag.bluegreen import Progress, Switch
 from freshrag.registry import Backend, ModelRun, RunStatus
 from freshrag.runtime import Runtime
@@ -52,17 +53,17 @@ def switch_target(runtime: Runtime, version: str | None) -> ModelRun:
 def switch_to(runtime: Runtime, run: ModelRun, progress: Progress) -> ModelRun:
     """Make `run` live (the caller holds `freshrag.training.run.exclusive`)."""
     switch = Switch(runtime.store, runtime.models, runtime.locks, runtime.chunker, progress)
-    run.stage = "switching"
+    lifecycle.begin_switch(run)
     runtime.registry.put(run)
     try:
         switch.prepare(run)
         promote(runtime, run, switch)
     except Exception as exc:
         log.exception("switching to %s failed", run.version)
-        run.stage, run.reason = "", f"switch failed: {type(exc).__name__}: {exc}"
+        lifecycle.end_switch(run, f"switch failed: {type(exc).__name__}: {exc}")
         runtime.registry.put(run)
         raise
-    run.stage = ""
+    lifecycle.end_switch(run)
     runtime.registry.put(run)
     log.info("%s is live again", run.version)
     return run

@@ -13,9 +13,6 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SOURCES = ("generic", "strapi", "contentful", "sanity", "ghost", "wordpress", "directus", "github")
-# Platforms that cannot sign: their secret is a static token sent as `Authorization: Bearer <secret>`.
-TOKEN_SOURCES = ("strapi", "directus")
 DEFAULT_TITLE_FIELDS = ("title", "name", "full_name", "headline", "heading", "subject", "label")
 
 

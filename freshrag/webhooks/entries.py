@@ -10,18 +10,16 @@ Embedded mode keeps it in SQLite under the data dir; distributed mode in Redis, 
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 import redis
 
+from freshrag.sqlite_file import SqliteFile
 from freshrag.webhooks.model import EntryEvent
 
 
@@ -136,51 +134,28 @@ class SqliteEntryJournal:
     disk before the webhook is answered)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._path = path
-        self._lock = threading.Lock()
-        self._db: sqlite3.Connection | None = None
-        self._pid = 0
         self._purged_at = 0.0
-        with closing(sqlite3.connect(self._path, isolation_level=None)) as db:
-            db.execute("PRAGMA journal_mode=WAL")  # outside any transaction, where SQLite allows it
-            db.executescript(
-                """
-                CREATE TABLE IF NOT EXISTS entries (
-                    entry_key TEXT PRIMARY KEY, version INTEGER NOT NULL, deleted INTEGER NOT NULL,
-                    doc_ids TEXT NOT NULL);
-                CREATE TABLE IF NOT EXISTS docs (
-                    doc_id TEXT PRIMARY KEY, received_at REAL NOT NULL, applied INTEGER NOT NULL,
-                    doc TEXT NOT NULL);
-                CREATE INDEX IF NOT EXISTS docs_unapplied ON docs (applied, received_at);
-                CREATE TABLE IF NOT EXISTS deliveries (
-                    source TEXT NOT NULL, delivery_id TEXT NOT NULL, expires_at REAL NOT NULL,
-                    PRIMARY KEY (source, delivery_id));
-                CREATE INDEX IF NOT EXISTS deliveries_expiry ON deliveries (expires_at);
-                """
-            )
-
-    @contextmanager
-    def _connect(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
-        """One transaction on the process' connection. `durable=False` skips the fsync of the commit, for
-        what a crash may lose harmlessly (delivery ids: a replay re-applies an idempotent change)."""
-        with self._lock:
-            if self._db is None or self._pid != os.getpid():  # a forked worker opens its own
-                self._db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-                self._pid = os.getpid()
-            db = self._db
-            db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:  # never leave the shared connection inside a failed transaction
-                    db.execute("ROLLBACK")
-                raise
+        self._file = SqliteFile(
+            path,
+            synchronous="FULL",
+            schema="""
+            CREATE TABLE IF NOT EXISTS entries (
+                entry_key TEXT PRIMARY KEY, version INTEGER NOT NULL, deleted INTEGER NOT NULL,
+                doc_ids TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS docs (
+                doc_id TEXT PRIMARY KEY, received_at REAL NOT NULL, applied INTEGER NOT NULL,
+                doc TEXT NOT NULL);
+            CREATE INDEX IF NOT EXISTS docs_unapplied ON docs (applied, received_at);
+            CREATE TABLE IF NOT EXISTS deliveries (
+                source TEXT NOT NULL, delivery_id TEXT NOT NULL, expires_at REAL NOT NULL,
+                PRIMARY KEY (source, delivery_id));
+            CREATE INDEX IF NOT EXISTS deliveries_expiry ON deliveries (expires_at);
+            """,
+        )
 
     def put(self, events: Sequence[EntryEvent], received_at: float) -> list[list[StoredDoc] | None]:
-        with self._connect() as db:  # one transaction, one fsync, however many entries a delivery names
+        # One transaction, one fsync, however many entries a delivery names.
+        with self._file.transaction() as db:
             return [self._put(db, event, received_at) for event in events]
 
     @staticmethod
@@ -209,7 +184,7 @@ class SqliteEntryJournal:
         return writes
 
     def get(self, doc_id: str) -> StoredDoc | None:
-        with self._connect() as db:
+        with self._file.transaction() as db:
             row = db.execute("SELECT doc, applied FROM docs WHERE doc_id = ?", (doc_id,)).fetchone()
         if row is None:
             return None
@@ -217,14 +192,14 @@ class SqliteEntryJournal:
         return StoredDoc(**{**asdict(doc), "applied": bool(row[1])})
 
     def mark_applied(self, doc_id: str, received_at: float) -> None:
-        with self._connect() as db:
+        with self._file.transaction() as db:
             db.execute(
                 "UPDATE docs SET applied = 1 WHERE doc_id = ? AND received_at = ? AND applied = 0",
                 (doc_id, received_at),
             )
 
     def unapplied(self, received_before: float) -> list[StoredDoc]:
-        with self._connect() as db:
+        with self._file.transaction() as db:
             rows = db.execute(
                 "SELECT doc FROM docs WHERE applied = 0 AND received_at < ? ORDER BY received_at",
                 (received_before,),
@@ -233,7 +208,7 @@ class SqliteEntryJournal:
 
     def first_delivery(self, source: str, delivery_id: str, ttl_seconds: float) -> bool:
         now = time.time()
-        with self._connect(durable=False) as db:
+        with self._file.transaction(durable=False) as db:
             if now - self._purged_at > 60:
                 db.execute("DELETE FROM deliveries WHERE expires_at < ?", (now,))
                 self._purged_at = now
@@ -243,7 +218,7 @@ class SqliteEntryJournal:
             return inserted.rowcount == 1
 
     def seen(self, source: str, delivery_id: str) -> bool:
-        with self._connect() as db:
+        with self._file.transaction() as db:
             row = db.execute(
                 "SELECT 1 FROM deliveries WHERE source = ? AND delivery_id = ? AND expires_at >= ?",
                 (source, delivery_id, time.time()),

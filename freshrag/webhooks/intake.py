@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
-from string import hexdigits
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -23,7 +22,6 @@ from freshrag.documents import Change, Op, SourceKind
 from freshrag.locks import DocumentLocks, LockTimeoutError
 from freshrag.queue import ChangeQueue
 from freshrag.settings import Settings
-from freshrag.webhooks.config import SOURCES
 from freshrag.webhooks.entries import EntryJournal, StoredDoc
 from freshrag.webhooks.fields import merged_doc
 from freshrag.webhooks.model import (
@@ -36,8 +34,7 @@ from freshrag.webhooks.model import (
     RepositoryPush,
     SignatureError,
 )
-from freshrag.webhooks.platforms import INTERPRETERS
-from freshrag.webhooks.signatures import VERIFIERS, delivery_id
+from freshrag.webhooks.platforms import PLATFORMS, delivery_id
 
 log = logging.getLogger(__name__)
 REPOSITORY = "repository"  # the content type of a journalled repository push
@@ -70,19 +67,17 @@ class WebhookIntake:
         self._queue = queue
         self._locks = locks
         self._clock = clock
-        generic = settings.webhook_secret("generic")
-        if generic is not None and looks_hex(generic):
-            log.warning(
-                "FRESHRAG_WEBHOOK_SECRET_GENERIC looks like hex, but a Standard Webhooks secret is read as "
-                "base64 (whsec_<base64>): if the sender signs with the hex digits' bytes, give those bytes "
-                "in base64, or every delivery is refused with 401"
-            )
+        for platform in PLATFORMS.values():
+            secret = settings.webhook_secret(platform.name)
+            warning = platform.secret_warning(secret) if secret and platform.secret_warning else None
+            if warning:
+                log.warning("%s", warning)
 
     def receive(self, delivery: Delivery) -> Receipt:
         """Raises `SignatureError` (401), `PayloadError` (400), `JournalUnavailableError` or
         `BrokerUnavailableError` (503); anything returned is acknowledged with a 2xx."""
         source = delivery.source
-        assert source in SOURCES, source
+        platform = PLATFORMS[source]
         self._verify(delivery)
         key = delivery_id(delivery)
         with _journal_errors():
@@ -90,7 +85,7 @@ class WebhookIntake:
                 return Receipt("duplicate", reason=f"delivery {key} was already applied")
         payload = parse_body(delivery)
         try:
-            interpretation = INTERPRETERS[source](delivery, payload, self._settings.webhook_source(source))
+            interpretation = platform.interpret(delivery, payload, self._settings.webhook_source(source))
         except (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError) as exc:
             # A shape no platform sends (a list where an object belongs...): the sender's error, not ours.
             log.info("%s delivery with an unexpected shape: %r", source, exc)
@@ -115,7 +110,7 @@ class WebhookIntake:
             raise SignatureError(
                 f"no secret is configured for {source}: set FRESHRAG_WEBHOOK_SECRET_{source.upper()}"
             )
-        VERIFIERS[source](delivery, secret, self._clock(), self._settings.webhook_tolerance_seconds)
+        PLATFORMS[source].verify(delivery, secret, self._clock(), self._settings.webhook_tolerance_seconds)
 
     def _entries(self, entries: Entries, received_at: float) -> Receipt:
         documents: list[str] = []
@@ -174,17 +169,6 @@ class WebhookIntake:
             self._journal.put([event], received_at)
         self._queue.sync_repository(push.repository, push.clone_url, push.ref, received_at)
         return Receipt("accepted", (entry_key,))
-
-
-def looks_hex(secret: str) -> bool:
-    """Whether a Standard Webhooks secret without `whsec_` is hex digits (valid base64 too, so it is
-    accepted, but to a different key than a sender that used the digits themselves would sign with)."""
-    return (
-        not secret.startswith("whsec_")
-        and len(secret) >= 32
-        and len(secret) % 4 == 0  # otherwise it is not base64 either, and start-up stops on it
-        and all(c in hexdigits for c in secret)
-    )
 
 
 def change_for(doc: StoredDoc) -> Change:

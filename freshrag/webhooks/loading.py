@@ -12,7 +12,7 @@ from freshrag.settings import Settings
 from freshrag.sources import FileState, Gone, Loaded, LoadResult, Unreadable
 from freshrag.webhooks.entries import EntryJournal, StoredDoc
 from freshrag.webhooks.fields import dotted, entry_text
-from freshrag.webhooks.platforms import directus
+from freshrag.webhooks.platforms import PLATFORMS
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,9 @@ class EntryLoader:
         if not isinstance(fields, dict):
             path = source.mapping(stored.content_type).fetch_path or "the top level"
             return Unreadable(f"{url}: no entry object at {path} of the answer (fetch_path)", skipped=False)
-        if stored.source == "directus" and not directus.published(fields, source):
-            log.info("%s: %s is not published (status %r)", stored.doc_id, url, fields.get("status"))
+        if not PLATFORMS[stored.source].published(fields, source):
+            log.info(
+                "%s: %s is not published (%s rules), the entry is gone", stored.doc_id, url, stored.source
+            )
             return Gone()
         return entry_text(fields, source.mapping(stored.content_type))

@@ -11,24 +11,24 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from selectolax.lexbor import LexborHTMLParser, LexborNode
+from selectolax.lexbor import LexborNode
+
+from freshrag.html_text import MAX_DEPTH, drop_invisible, parse_bounded, tidy
 
 _HTML_HINT = re.compile(
     r"</?(?:p|h[1-6]|div|br|hr|li|ul|ol|span|a|strong|em|b|i|img|table|tr|td|blockquote|pre|code|figure|"
     r"section|article)(?:\s[^<>]*)?/?>|<!--\s*(?:/?wp:|kg-card)",
     re.IGNORECASE,
 )
-_INVISIBLE = "script, style, noscript, template, svg, iframe, object, head, nav"
 _BLOCKS = (
     "p, div, ul, ol, table, section, article, aside, header, footer, main, dd, dt, dl, figure, "
     "figcaption, form, fieldset, address"
 )
 # Private-use markers survive text extraction: list indentation and preformatted text slots.
 _INDENT, _SLOT = "\ue002", "\ue003"
-# Rich text is an editor's (or anyone's) payload: nesting deeper than this is read as plain text, and
+# Rich text is an editor's (or anyone's) payload: nesting deeper than MAX_DEPTH is read as plain text, and
 # Portable Text and HTML list items deeper than _MAX_LIST_LEVEL are indented as that level, so that no input
 # costs recursion, or work or output more than linear in its size.
-_MAX_DEPTH = 64
 _MAX_LIST_LEVEL = 8
 
 
@@ -103,7 +103,7 @@ def _cf_inline(node: dict[str, Any]) -> str:
 
 
 def _cf_blocks(nodes: list[dict[str, Any]], depth: int = 0) -> list[str]:
-    if depth >= _MAX_DEPTH:  # deeper structure is read as plain text
+    if depth >= MAX_DEPTH:  # deeper structure is read as plain text
         return [text for node in nodes if (text := _flat(_cf_texts(node)))]
     out: list[str] = []
     for node in nodes:
@@ -188,7 +188,7 @@ def strapi_blocks(blocks: list[Any]) -> str:
 
 
 def _strapi_blocks(blocks: list[dict[str, Any]], depth: int) -> str:
-    if depth >= _MAX_DEPTH:  # deeper structure is read as plain text
+    if depth >= MAX_DEPTH:  # deeper structure is read as plain text
         return _join([_flat(_strapi_texts(node)) for node in blocks])
     out: list[str] = []
     for node in blocks:
@@ -215,16 +215,10 @@ def _strapi_blocks(blocks: list[dict[str, Any]], depth: int) -> str:
     return _join(out)
 
 
-def _tidy(text: str) -> str:
-    lines = [" ".join(line.split()) for line in text.split("\n")]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
 def html_to_markdown(html: str) -> str:
     """Render the visible text of an HTML fragment as Markdown (headings, paragraphs, lists, quotes, code)."""
-    tree = LexborHTMLParser(_bounded_html(html))
-    for node in tree.css(_INVISIBLE):
-        node.decompose()
+    tree = parse_bounded(html)
+    drop_invisible(tree)
     preformatted: dict[str, str] = {}
     for node in tree.css("pre"):  # outermost first: a <pre> inside another is part of its text
         slot = str(len(preformatted))
@@ -249,9 +243,9 @@ def html_to_markdown(html: str) -> str:
         node.insert_before("\n\n")
         node.insert_after("\n\n")
     for node in reversed(tree.css("blockquote")):
-        node.replace_with(f"\n\n{_quote(_tidy(node.text(separator='')))}\n\n")
+        node.replace_with(f"\n\n{_quote(tidy(node.text(separator='')))}\n\n")
     body = tree.body if tree.body is not None else tree.root
-    text = _tidy(body.text(separator="") if body is not None else "").replace(_INDENT, "   ")
+    text = tidy(body.text(separator="") if body is not None else "").replace(_INDENT, "   ")
     # A slot number that is not ours (the page's own private-use characters) reads as nothing.
     return re.sub(
         f"{_SLOT}(\\d+){_SLOT}",
@@ -296,119 +290,6 @@ def _list_markers(root: LexborNode) -> tuple[list[tuple[LexborNode, str]], set[i
             children.ordered = node.tag == "ol"
         pending.append(children)
     return markers, nested
-
-
-# The HTML tokenizer's tokens: text, comments, doctypes and other <!...>/<?...>, tags (up to their '>', which
-# a quoted attribute value may contain; a tag the end of the document cuts off has none) and a lone '<'.
-# Possessive quantifiers: every token is read once, whatever the input.
-_TOKEN = re.compile(
-    r"(?P<text>[^<]++)"
-    r"|<!--(?:-?>|.*?(?:--!?>|\Z))"
-    r"|<(?:[!?]|/(?![a-zA-Z]))[^>]*+>?"
-    r"|<(?P<end>/?)(?P<name>[a-zA-Z][^\t\n\f\r />]*+)"
-    r"(?P<attributes>(?:[^>=]++|=[\t\n\f\r ]*+(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >]*+))*+)(?P<close>>)?"
-    r"|<",
-    re.DOTALL,
-)
-# Never left open: void elements, and html, head and body, which the parser opens itself, once.
-_VOID = frozenset(
-    {
-        "area", "base", "basefont", "bgsound", "br", "col", "embed", "frame", "hr", "image", "img", "input",
-        "keygen", "link", "meta", "param", "source", "track", "wbr", "html", "head", "body",
-    }
-)  # fmt: skip
-# Elements whose content is text up to their end tag (outside <svg> and <math>); a script's is dropped.
-_RAW_TEXT = {
-    name: re.compile(f"</{name}[\\t\\n\\f\\r />]", re.IGNORECASE)
-    for name in ("script", "style", "xmp", "iframe", "noembed", "noframes", "textarea", "title")
-}
-# Open elements a start tag closes when they are the current one, as the parser does: <p>, <li>, <td>...
-# left unclosed do not nest.
-_BLOCK_STARTS = frozenset(
-    {
-        "address", "article", "aside", "blockquote", "center", "details", "dialog", "dir", "div", "dl",
-        "fieldset", "figcaption", "figure", "footer", "form", "header", "hgroup", "listing", "main", "menu",
-        "nav", "ol", "p", "pre", "section", "summary", "table", "ul",
-    }
-)  # fmt: skip
-_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
-_CLOSES: dict[str, frozenset[str]] = {
-    **dict.fromkeys(_BLOCK_STARTS, frozenset({"p"})),
-    **dict.fromkeys(_HEADINGS, _HEADINGS | {"p"}),
-    "li": frozenset({"li", "p"}),
-    **dict.fromkeys(("dd", "dt"), frozenset({"dd", "dt", "p"})),
-    **dict.fromkeys(("td", "th"), frozenset({"td", "th"})),
-    "tr": frozenset({"td", "th", "tr"}),
-    **dict.fromkeys(("thead", "tbody", "tfoot"), frozenset({"td", "th", "tr", "thead", "tbody", "tfoot"})),
-    "option": frozenset({"option"}),
-    "optgroup": frozenset({"option", "optgroup"}),
-}
-
-
-def _bounded_html(html: str) -> str:
-    """`html` rewritten as a well-formed stream with at most `_MAX_DEPTH` elements open at once: deeper tags
-    are dropped (their text stays), an end tag closes the elements opened after its own element and is
-    dropped when it matches none, and attributes, comments and scripts go.
-
-    The parser walks the open elements at most tags, so a deep document costs it time quadratic in its depth
-    (100,000 nested <div>, 500 kB, took it 45 s), and it reopens formatting elements that block tags closed,
-    up to three alike, so without attributes to tell them apart those stay few. What the parser reads then
-    never nests much deeper than this stream, whatever its own rules for misnested markup do with it."""
-    out: list[str] = []
-    emit = out.append
-    stack: list[str] = []  # open elements, innermost last
-    dropped = 0  # tags opened past _MAX_DEPTH and not closed yet
-    position = 0
-    while (token := _TOKEN.match(html, position)) is not None:
-        position = token.end()
-        text, end, name, attributes, close = token.groups()
-        if text is not None:
-            emit(text)
-        elif name is None:
-            emit("&lt;" if token[0] == "<" else "")  # a comment or doctype reads as nothing
-        elif close is None:
-            break  # a tag cut off by the end of the document, which the parser drops too
-        elif end:
-            name = name.lower()
-            if name in _HEADINGS:  # any heading's end tag closes the open heading, as the parser reads it
-                name = next((element for element in reversed(stack) if element in _HEADINGS), name)
-            if name == "br":
-                emit("<br>")  # the parser reads </br> as <br>
-            elif dropped:
-                dropped -= 1
-                emit(" ")
-            elif name in stack:
-                while stack[-1] != name:
-                    emit(f"</{stack.pop()}>")
-                emit(f"</{stack.pop()}>")
-            elif name == "p":
-                emit("<p></p>")  # the parser reads a stray </p> as an empty paragraph
-        else:
-            name = name.lower()
-            raw_text = _RAW_TEXT.get(name)
-            if name in _VOID:
-                emit(f"<{name}>")
-            elif raw_text is not None and "svg" not in stack and "math" not in stack:
-                found = raw_text.search(html, position)
-                text_end = found.start() if found is not None else len(html)
-                if name != "script":
-                    emit(f"<{name}>{html[position:text_end]}</{name}>")
-                position = text_end  # its end tag closes nothing open here: dropped
-            elif name == "plaintext" and "svg" not in stack and "math" not in stack:
-                emit(f"<plaintext>{html[position:]}")
-                break
-            elif attributes.rstrip("\t\n\f\r ").endswith("/"):
-                emit(f"<{name}></{name}>")
-            elif dropped or len(stack) >= _MAX_DEPTH:
-                dropped += 1
-                emit(" ")
-            else:
-                closes = _CLOSES.get(name)
-                while closes and stack and stack[-1] in closes:
-                    emit(f"</{stack.pop()}>")
-                stack.append(name)
-                emit(f"<{name}>")
-    return "".join(out)
 
 
 def looks_like_html(text: str) -> bool:

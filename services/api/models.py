@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException
 
+from freshrag import lifecycle
 from freshrag.queue import FINETUNE, SWITCH_MODEL
 from freshrag.registry import ModelRun
 from freshrag.runtime import Runtime
@@ -88,12 +89,12 @@ def _switch(runtime: Runtime, version: str | None) -> dict[str, str]:
     busy = run_in_progress(runtime)
     if busy is not None:
         raise HTTPException(409, f"run {busy.version} is under way ({busy.stage or 'starting'})")
-    target.stage = "switch queued"  # `freshrag models promote` follows the stage until it clears
+    lifecycle.queue_switch(target)  # `freshrag models promote` follows the target until it is settled
     runtime.registry.put(target)
     try:
         runtime.queue.request(SWITCH_MODEL, version=target.version)
     except Exception:
-        target.stage = ""  # nothing will run it: a stage left behind would be followed for good
+        lifecycle.end_switch(target)  # nothing will run it: a stage left behind would be followed for good
         runtime.registry.put(target)
         raise
     return {"switching_to": target.version}

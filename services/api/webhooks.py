@@ -17,12 +17,11 @@ from fastapi.responses import JSONResponse
 
 from freshrag.queue import RETRY_AFTER_SECONDS, BrokerUnavailableError
 from freshrag.runtime import Runtime
-from freshrag.webhooks.config import SOURCES
 from freshrag.webhooks.intake import JournalUnavailableError, WebhookIntake
 from freshrag.webhooks.model import Delivery, PayloadError, SignatureError
+from freshrag.webhooks.platforms import PLATFORMS, SOURCES
 
 log = logging.getLogger(__name__)
-FORM = "application/x-www-form-urlencoded"
 # An unknown source name is the sender's text: echo only this much of it into the answer and the log.
 SOURCE_SHOWN_CHARS = 64
 
@@ -63,7 +62,7 @@ def webhook_router(runtime: Runtime) -> APIRouter:
             detail = f"unknown webhook source {_shortened(source)!r} (known: {', '.join(SOURCES)})"
             return answer("unknown", "unknown_source", 404, {"detail": detail})
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if not _accepted_type(source, content_type):
+        if not PLATFORMS[source].accepts(content_type):
             detail = f"content type must be application/json, got {content_type or 'none'!r}"
             return answer(source, "unsupported_media_type", 415, {"detail": detail})
         try:
@@ -97,12 +96,6 @@ def webhook_router(runtime: Runtime) -> APIRouter:
 
 def _shortened(text: str) -> str:
     return text if len(text) <= SOURCE_SHOWN_CHARS else text[:SOURCE_SHOWN_CHARS] + "…"
-
-
-def _accepted_type(source: str, content_type: str) -> bool:
-    if content_type == "application/json" or content_type.endswith("+json"):
-        return True
-    return source == "github" and content_type == FORM  # GitHub's "application/x-www-form-urlencoded"
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:

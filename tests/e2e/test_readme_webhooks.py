@@ -13,7 +13,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from freshrag.webhooks.config import SOURCES
+from freshrag.webhooks.platforms import SOURCES
 from tests.conftest import PROJECT, eventually
 from tests.e2e.conftest import Instance
 from tests.webhook_samples import SECRET_ENV

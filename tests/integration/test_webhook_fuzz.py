@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from freshrag.webhooks.config import SOURCES
+from freshrag.webhooks.platforms import SOURCES
 from services.api import create_app
 from tests.conftest import SHARED_DATA
 from tests.integration.conftest import System

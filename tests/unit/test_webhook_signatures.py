@@ -6,25 +6,17 @@ from __future__ import annotations
 
 import pytest
 
-from freshrag.webhooks.config import SOURCES
-from freshrag.webhooks.intake import looks_hex
 from freshrag.webhooks.model import Delivery, SignatureError
-from freshrag.webhooks.signatures import (
-    VERIFIERS,
-    delivery_id,
-    verify_bearer,
-    verify_contentful,
-    verify_github,
-    verify_sanity,
-    verify_standard,
-)
+from freshrag.webhooks.platforms import PLATFORMS, SOURCES, contentful, delivery_id, github, sanity
+from freshrag.webhooks.platforms.generic import looks_hex, verify_standard
+from freshrag.webhooks.signatures import verify_bearer
 from tests.webhook_signing import sign, sign_contentful, sign_standard
 
 NOW = 1_767_225_600.0
 TOLERANCE = 300.0
 SECRET = "s3cretSigningKey"  # noqa: S105  (base64 too, as Standard Webhooks secrets are)
 BODY = b'{"event":"entry.update","model":"article","entry":{"id":7,"title":"Caf\xc3\xa9"}}'
-TIMED = ("generic", "contentful", "sanity", "ghost")
+TIMED = ("generic", "contentful", "sanity", "ghost", "webflow")
 SIGNATURE_HEADER = {
     "generic": "webhook-signature",
     "strapi": "authorization",
@@ -34,7 +26,9 @@ SIGNATURE_HEADER = {
     "wordpress": "x-wp-webhook-signature",
     "directus": "authorization",
     "github": "x-hub-signature-256",
+    "webflow": "x-webflow-signature",
 }
+VERIFIERS = {name: platform.verify for name, platform in PLATFORMS.items()}
 SIGNED = tuple(source for source in SOURCES if source not in ("strapi", "directus"))
 
 
@@ -67,9 +61,9 @@ def verify(d: Delivery, secret: str = SECRET, now: float = NOW) -> None:
 def test_sanity_published_vector() -> None:
     header = "t=1633519811129,v1=tLa470fx7qkLLEcMOcEUFuBbRSkGujyskxrNXcoh0N0"
     d = delivery("sanity", {"sanity-webhook-signature": header}, b'{"_id":"resume"}')
-    verify_sanity(d, "test", 1633519811.129 + 10, TOLERANCE)
+    sanity.verify(d, "test", 1633519811.129 + 10, TOLERANCE)
     with pytest.raises(SignatureError, match="signature does not match"):
-        verify_sanity(d, "tests", 1633519811.129, TOLERANCE)
+        sanity.verify(d, "tests", 1633519811.129, TOLERANCE)
 
 
 CONTENTFUL_SECRET = "a" * 32 + "b" * 32
@@ -109,18 +103,18 @@ def test_contentful_published_vectors(target: str, headers: dict[str, str], sign
     d = delivery(
         "contentful", {**headers, "x-contentful-signature": signature}, CONTENTFUL_BODY, target=target
     )
-    verify_contentful(d, CONTENTFUL_SECRET, 1767225600.0 + 5, TOLERANCE)
+    contentful.verify(d, CONTENTFUL_SECRET, 1767225600.0 + 5, TOLERANCE)
     moved = delivery("contentful", dict(d.headers), CONTENTFUL_BODY, target=target + "&y=2")
     with pytest.raises(SignatureError, match="signature does not match"):
-        verify_contentful(moved, CONTENTFUL_SECRET, 1767225600.0 + 5, TOLERANCE)
+        contentful.verify(moved, CONTENTFUL_SECRET, 1767225600.0 + 5, TOLERANCE)
 
 
 def test_github_published_vector() -> None:
     header = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
     d = delivery("github", {"X-Hub-Signature-256": header}, b"Hello, World!")
-    verify_github(d, "It's a Secret to Everybody")
+    github.verify(d, "It's a Secret to Everybody")
     with pytest.raises(SignatureError, match="signature does not match"):
-        verify_github(d, "It's a secret to everybody")
+        github.verify(d, "It's a secret to everybody")
 
 
 # Every platform, through the registry.
@@ -128,6 +122,7 @@ def test_github_published_vector() -> None:
 
 def test_registry_covers_every_source() -> None:
     assert set(VERIFIERS) == set(SOURCES)
+    assert set(SIGNATURE_HEADER) == set(SOURCES)  # every platform's verifier is tested below
 
 
 @pytest.mark.parametrize("source", SOURCES)
@@ -340,7 +335,7 @@ def test_an_unsigned_contentful_topic_is_refused() -> None:
         "contentful", {**headers, "x-contentful-topic": "ContentManagement.Entry.delete"}, body
     )
     with pytest.raises(SignatureError, match="x-contentful-topic"):
-        verify_contentful(tampered, SECRET, now, 300)
+        contentful.verify(tampered, SECRET, now, 300)
 
 
 def test_an_empty_standard_webhooks_key_is_refused() -> None:

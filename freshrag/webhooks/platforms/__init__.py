@@ -1,33 +1,36 @@
-"""One module per platform: how its deliveries read as entry changes. `INTERPRETERS` maps source names to
-them; every one raises `PayloadError` naming the field when the body is not what the platform sends."""
+"""The registry of CMS platforms: every module of this package is one, and defines `PLATFORM`.
+
+Adding a CMS is adding a module here (and its tests): the route, the intake, the settings (its secret,
+`FRESHRAG_WEBHOOK_SECRET_<NAME>`) and the loader find it through `PLATFORMS`. Each module's `interpret`
+raises `PayloadError` naming the field when the body is not what the platform sends.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import importlib
+import pkgutil
 
-from freshrag.webhooks.config import WebhookSource
-from freshrag.webhooks.model import Delivery, Interpretation
-from freshrag.webhooks.platforms import (
-    contentful,
-    directus,
-    generic,
-    ghost,
-    github,
-    sanity,
-    strapi,
-    wordpress,
-)
+from freshrag.webhooks.model import Delivery
+from freshrag.webhooks.plugin import Platform
 
-Interpreter = Callable[[Delivery, Any, WebhookSource], Interpretation]
 
-INTERPRETERS: dict[str, Interpreter] = {
-    "generic": generic.interpret,
-    "strapi": strapi.interpret,
-    "contentful": contentful.interpret,
-    "sanity": sanity.interpret,
-    "ghost": ghost.interpret,
-    "wordpress": wordpress.interpret,
-    "directus": directus.interpret,
-    "github": github.interpret,
-}
+def _discover() -> dict[str, Platform]:
+    found: dict[str, Platform] = {}
+    for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda info: info.name):
+        module = importlib.import_module(f"{__name__}.{module_info.name}")
+        platform = getattr(module, "PLATFORM", None)
+        if not isinstance(platform, Platform):
+            raise TypeError(f"{module.__name__} is in the platform package but defines no PLATFORM")
+        if platform.name in found:
+            raise TypeError(f"two platforms are named {platform.name!r}")
+        found[platform.name] = platform
+    return found
+
+
+PLATFORMS: dict[str, Platform] = _discover()
+SOURCES: tuple[str, ...] = tuple(PLATFORMS)
+
+
+def delivery_id(delivery: Delivery) -> str | None:
+    """Name the delivery for replay protection (retries share it), or None where the platform gives no way."""
+    return PLATFORMS[delivery.source].delivery_id(delivery)

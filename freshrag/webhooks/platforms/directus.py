@@ -9,11 +9,14 @@ Directus cannot sign: its secret is a static `Authorization: Bearer` header."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from freshrag.webhooks.config import WebhookSource
 from freshrag.webhooks.fields import entry_event, require
 from freshrag.webhooks.model import Delivery, Entries, Ignored, Interpretation, PayloadError
+from freshrag.webhooks.plugin import Platform
+from freshrag.webhooks.signatures import untimed, verify_bearer
 
 ACTIONS = ("create", "update", "delete")
 STATUS_FIELD = "status"  # Directus' own archive field: published, draft or archived
@@ -60,7 +63,7 @@ def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interp
     return Entries(events)
 
 
-def published(fields: dict[str, Any], config: WebhookSource) -> bool:
+def published(fields: Mapping[str, Any], config: WebhookSource) -> bool:
     """Whether the item is published: items of collections without a status field always are."""
     if STATUS_FIELD not in fields:
         return True
@@ -75,3 +78,12 @@ def _keys(payload: dict[str, Any]) -> list[str]:
     if isinstance(keys, list) and keys and all(isinstance(key, str | int) for key in keys):
         return [str(key) for key in keys]
     raise PayloadError("missing required field 'key' (or 'keys', a list of item keys)")
+
+
+PLATFORM = Platform(
+    name="directus",
+    setting_help="Bearer token Directus sends.",
+    verify=untimed(verify_bearer),
+    interpret=interpret,
+    published=published,  # a fetched item that is a draft or archived leaves search
+)

@@ -10,11 +10,24 @@ or upserted indexes it, deleted, removed, unpublished or archived removes it.
 
 from __future__ import annotations
 
+import base64
+import binascii
+from string import hexdigits
 from typing import Any
 
 from freshrag.webhooks.config import WebhookSource
 from freshrag.webhooks.fields import entry_event, or_receipt, require, timestamp_ms, with_default_body
-from freshrag.webhooks.model import Delivery, Entries, Interpretation, PayloadError
+from freshrag.webhooks.model import Delivery, Entries, Interpretation, PayloadError, SignatureError
+from freshrag.webhooks.plugin import Platform
+from freshrag.webhooks.signatures import (
+    check_fresh,
+    equal,
+    header_id,
+    hmac_sha256,
+    mismatch,
+    required_header,
+    whole_number,
+)
 
 UPSERTS = ("created", "updated", "published", "upserted")
 REMOVALS = ("deleted", "removed", "unpublished", "archived")
@@ -46,3 +59,70 @@ def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interp
         "generic", content_type, entry_id, version, documents, mapping, uri, locale, versioned=versioned
     )
     return Entries((event,))
+
+
+def standard_webhooks_key(secret: str) -> bytes:
+    """The HMAC key of a Standard Webhooks secret: base64, with or without its `whsec_` prefix, as the
+    specification's reference libraries read it."""
+    try:
+        key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+    except binascii.Error:
+        raise SignatureError("the configured secret is not base64 (whsec_<base64>)") from None
+    if not key:
+        raise SignatureError("the configured secret is empty")
+    return key
+
+
+def verify_standard(delivery: Delivery, secret: str, now: float, tolerance: float) -> None:
+    """Verify a Standard Webhooks delivery (webhook-id, webhook-timestamp, webhook-signature: v1,<base64>)."""
+    msg_id = required_header(delivery, "webhook-id")
+    timestamp = required_header(delivery, "webhook-timestamp")
+    signatures = required_header(delivery, "webhook-signature")
+    check_fresh(whole_number(timestamp, "webhook-timestamp"), now, tolerance)
+    key = standard_webhooks_key(secret)
+    expected = base64.b64encode(hmac_sha256(key, f"{msg_id}.{timestamp}.".encode() + delivery.body)).decode()
+    for entry in signatures.split():
+        version, _, signature = entry.partition(",")
+        if version == "v1" and equal(signature, expected):
+            return
+    raise mismatch("webhook-signature")
+
+
+def _check_secret(secret: str) -> None:
+    try:
+        standard_webhooks_key(secret)
+    except SignatureError as exc:
+        raise ValueError(str(exc).removeprefix("the configured ")) from None
+
+
+def looks_hex(secret: str) -> bool:
+    """Whether a Standard Webhooks secret without `whsec_` is hex digits (valid base64 too, so it is
+    accepted, but to a different key than a sender that used the digits themselves would sign with)."""
+    return (
+        not secret.startswith("whsec_")
+        and len(secret) >= 32
+        and len(secret) % 4 == 0  # otherwise it is not base64 either, and start-up stops on it
+        and all(c in hexdigits for c in secret)
+    )
+
+
+def _secret_warning(secret: str) -> str | None:
+    if not looks_hex(secret):
+        return None
+    return (
+        "FRESHRAG_WEBHOOK_SECRET_GENERIC looks like hex, but a Standard Webhooks secret is read as "
+        "base64 (whsec_<base64>): if the sender signs with the hex digits' bytes, give those bytes "
+        "in base64, or every delivery is refused with 401"
+    )
+
+
+PLATFORM = Platform(
+    name="generic",
+    setting_help="Standard Webhooks secret: base64 (whsec_<base64>, the prefix optional).",
+    verify=verify_standard,
+    interpret=interpret,
+    # The signed message id: a retry keeps it.
+    delivery_id=lambda delivery: header_id(delivery, "webhook-id"),
+    check_secret=_check_secret,
+    secret_warning=_secret_warning,
+)

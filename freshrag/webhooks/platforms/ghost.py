@@ -5,13 +5,32 @@ paid tiers only is removed like a draft unless `include_restricted`: whoever can
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from freshrag.webhooks.config import WebhookSource
 from freshrag.webhooks.fields import entry_event, or_receipt, require, timestamp_ms, with_default_body
-from freshrag.webhooks.model import Delivery, Entries, Ignored, Interpretation, PayloadError
+from freshrag.webhooks.model import (
+    Delivery,
+    Entries,
+    Ignored,
+    Interpretation,
+    PayloadError,
+    SignatureError,
+)
+from freshrag.webhooks.plugin import Platform
+from freshrag.webhooks.signatures import (
+    check_fresh,
+    equal,
+    header_id,
+    hmac_sha256,
+    mismatch,
+    required_header,
+    whole_number,
+)
 
 CONTENT_TYPES = ("post", "page")
+_SIGNATURE = re.compile(r"^sha256=([0-9a-fA-F]+), ?t=(\d+)$")
 
 
 def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interpretation:
@@ -46,3 +65,31 @@ def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interp
 def _public(entry: dict[str, Any]) -> bool:
     """Whether everyone may read the entry: Ghost's `visibility` is public, members, paid or tiers."""
     return bool(entry.get("visibility", "public") == "public")
+
+
+def verify(delivery: Delivery, secret: str, now: float, tolerance: float) -> None:
+    """Verify a Ghost delivery: X-Ghost-Signature is sha256=<hex HMAC of body + t>, t=<ms>."""
+    header = required_header(delivery, "X-Ghost-Signature")
+    match = _SIGNATURE.match(header)
+    if match is None:
+        raise SignatureError("malformed X-Ghost-Signature header (expected 'sha256=<hex>, t=<ms>')")
+    given, timestamp = match.groups()
+    check_fresh(whole_number(timestamp, "X-Ghost-Signature") / 1000, now, tolerance)
+    if not equal(given.lower(), hmac_sha256(secret, delivery.body + timestamp.encode()).hex()):
+        raise mismatch("X-Ghost-Signature")
+
+
+def delivery_id(delivery: Delivery) -> str | None:
+    """The signature's parts: every spelling of the header that verifies names the same delivery."""
+    value = header_id(delivery, "x-ghost-signature")
+    parsed = _SIGNATURE.match(value) if value else None
+    return ":".join(parsed.groups()).lower() if parsed else value
+
+
+PLATFORM = Platform(
+    name="ghost",
+    setting_help="Ghost webhook secret.",
+    verify=verify,
+    interpret=interpret,
+    delivery_id=delivery_id,
+)

@@ -8,6 +8,8 @@ from typing import Any
 from freshrag.webhooks.config import WebhookSource
 from freshrag.webhooks.fields import require
 from freshrag.webhooks.model import Delivery, Ignored, Interpretation, PayloadError, RepositoryPush
+from freshrag.webhooks.plugin import Platform
+from freshrag.webhooks.signatures import equal, header_id, hmac_sha256, mismatch, required_header, untimed
 
 DELETED = "0" * 40
 
@@ -35,3 +37,21 @@ def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interp
     if not isinstance(clone_url, str) or not (repository.url or clone_url.startswith("https://")):
         raise PayloadError("field 'repository.clone_url' must be an https:// URL")
     return RepositoryPush(name, clone_url, ref, after)
+
+
+def verify(delivery: Delivery, secret: str) -> None:
+    """Verify a GitHub delivery: X-Hub-Signature-256 is sha256=<hex HMAC-SHA256 of the body>."""
+    given = required_header(delivery, "X-Hub-Signature-256")
+    if not equal(given, "sha256=" + hmac_sha256(secret, delivery.body).hex()):
+        raise mismatch("X-Hub-Signature-256")
+
+
+PLATFORM = Platform(
+    name="github",
+    setting_help="GitHub webhook secret.",
+    verify=untimed(verify),
+    interpret=interpret,
+    # The signature, not X-GitHub-Delivery (unsigned): a captured push sent under a new GUID is a replay.
+    delivery_id=lambda delivery: header_id(delivery, "x-hub-signature-256", lower=True),
+    media_types=("application/x-www-form-urlencoded",),  # GitHub's "form" content type: payload=<JSON>
+)

@@ -4,13 +4,33 @@
 
 from __future__ import annotations
 
+import base64
+import re
 from typing import Any
 
 from freshrag.webhooks.config import WebhookSource
 from freshrag.webhooks.fields import entry_event, or_receipt, require, timestamp_ms
-from freshrag.webhooks.model import Delivery, Entries, Ignored, Interpretation, PayloadError
+from freshrag.webhooks.model import (
+    Delivery,
+    Entries,
+    Ignored,
+    Interpretation,
+    PayloadError,
+    SignatureError,
+)
+from freshrag.webhooks.plugin import Platform
+from freshrag.webhooks.signatures import (
+    check_fresh,
+    equal,
+    header_id,
+    hmac_sha256,
+    mismatch,
+    required_header,
+    whole_number,
+)
 
 OPERATIONS = ("create", "update", "delete")
+_SIGNATURE = re.compile(r"^t=(\d+)[, ]+v1=([^, ]+)$")
 
 
 def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interpretation:
@@ -42,3 +62,32 @@ def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interp
 
 def _slug(value: Any) -> Any:
     return value.get("current") if isinstance(value, dict) else value
+
+
+def verify(delivery: Delivery, secret: str, now: float, tolerance: float) -> None:
+    """Verify a Sanity delivery: sanity-webhook-signature is t=<ms>,v1=<base64url HMAC of "<t>.<body>">."""
+    header = required_header(delivery, "sanity-webhook-signature")
+    match = _SIGNATURE.match(header)
+    if match is None:
+        raise SignatureError("malformed sanity-webhook-signature header (expected 't=<ms>,v1=<signature>')")
+    timestamp, given = match.groups()
+    check_fresh(whole_number(timestamp, "sanity-webhook-signature") / 1000, now, tolerance)
+    expected = base64.urlsafe_b64encode(hmac_sha256(secret, timestamp.encode() + b"." + delivery.body))
+    if not equal(given, expected.decode().rstrip("=")):
+        raise mismatch("sanity-webhook-signature")
+
+
+def delivery_id(delivery: Delivery) -> str | None:
+    """The signature's parts: every spelling of the header that verifies names the same delivery."""
+    value = header_id(delivery, "sanity-webhook-signature")
+    parsed = _SIGNATURE.match(value) if value else None
+    return ":".join(parsed.groups()) if parsed else value
+
+
+PLATFORM = Platform(
+    name="sanity",
+    setting_help="Sanity webhook secret.",
+    verify=verify,
+    interpret=interpret,
+    delivery_id=delivery_id,
+)

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from freshrag.webhooks.config import WebhookSource
 from freshrag.webhooks.fields import entry_event, or_receipt, require, timestamp_ms
 from freshrag.webhooks.model import Delivery, Entries, Ignored, Interpretation
+from freshrag.webhooks.plugin import Platform
+from freshrag.webhooks.signatures import untimed, verify_bearer
 
 UPSERTS = ("entry.create", "entry.update", "entry.publish")
 REMOVALS = ("entry.delete", "entry.unpublish")
@@ -41,3 +44,17 @@ def _entry_id(entry: dict[str, Any], entry_id: str) -> str:
     # Strapi 5 keeps one documentId across locales and draft/published copies; older versions only have id.
     document_id = entry.get("documentId")
     return str(document_id) if document_id else entry_id
+
+
+def delivery_id(delivery: Delivery) -> str:
+    """The body carries its event time, so equal bodies are the same event."""
+    return hashlib.sha256(delivery.body).hexdigest()
+
+
+PLATFORM = Platform(
+    name="strapi",
+    setting_help="Bearer token Strapi sends.",
+    verify=untimed(verify_bearer),
+    interpret=interpret,
+    delivery_id=delivery_id,
+)

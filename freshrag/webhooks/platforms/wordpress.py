@@ -5,11 +5,14 @@ deleted one. `include_drafts` adds drafts, pending and scheduled posts, never pr
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from freshrag.webhooks.config import WebhookSource
 from freshrag.webhooks.fields import entry_event, or_receipt, require, timestamp_ms, with_default_body
 from freshrag.webhooks.model import Delivery, Entries, Ignored, Interpretation, PayloadError
+from freshrag.webhooks.plugin import Platform
+from freshrag.webhooks.signatures import equal, header_id, hmac_sha256, mismatch, required_header, untimed
 
 UPSERTS = ("post_create", "post_update")
 REMOVALS = ("post_delete", "post_trash")
@@ -42,3 +45,19 @@ def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interp
     link = payload.get("post_permalink") or post.get("guid") or ""
     uri = link if isinstance(link, str) else ""
     return Entries((entry_event("wordpress", post_type, post_id, version, [(None, post)], mapping, uri),))
+
+
+def verify(delivery: Delivery, secret: str) -> None:
+    """Verify a WP Webhooks delivery: X-WP-Webhook-Signature is the base64 HMAC-SHA256 of the body."""
+    given = required_header(delivery, "X-WP-Webhook-Signature")
+    if not equal(given, base64.b64encode(hmac_sha256(secret, delivery.body)).decode()):
+        raise mismatch("X-WP-Webhook-Signature")
+
+
+PLATFORM = Platform(
+    name="wordpress",
+    setting_help="WP Webhooks secret key.",
+    verify=untimed(verify),
+    interpret=interpret,
+    delivery_id=lambda delivery: header_id(delivery, "x-wp-webhook-signature"),
+)
