@@ -256,33 +256,41 @@ class EdgeStore:
         sparse: SparseVector,
         query_filter: qe.Filter | None,
     ) -> list[Hit]:
-        """Both lists in one batch, then `freshrag.store.fusion.hybrid_search`."""
+        """One engine batch reads the keyword list (BM25) and the cosine of every candidate of either list
+        (the union of both prefetches, rescored by the dense query), then
+        `freshrag.store.fusion.hybrid_search` fuses them. Point ids stay the engine's until the winners are
+        known: only those become strings."""
         nearest = qe.Query.Nearest(dense, using=DENSE)
+        keyword = qe.Query.Nearest(qe.SparseVector(sparse.indices, sparse.values), using=SPARSE)
         requests = qe.QueryBatchRequest(
             [
-                qe.QueryRequest(query=nearest, filter=query_filter, limit=query.prefetch),
+                qe.QueryRequest(query=keyword, filter=query_filter, limit=query.prefetch),
                 qe.QueryRequest(
-                    query=qe.Query.Nearest(qe.SparseVector(sparse.indices, sparse.values), using=SPARSE),
+                    prefetches=[
+                        qe.Prefetch(query=nearest, filter=query_filter, limit=query.prefetch),
+                        qe.Prefetch(query=keyword, filter=query_filter, limit=query.prefetch),
+                    ],
+                    query=nearest,
                     filter=query_filter,
-                    limit=query.prefetch,
+                    limit=2 * query.prefetch,
                 ),
             ]
         )
 
-        def read_lists() -> tuple[dict[str, float], dict[str, float]]:
-            by_meaning, by_keyword = shard.query_batch(requests)
-            return {str(p.id): float(p.score) for p in by_meaning}, {
-                str(p.id): float(p.score) for p in by_keyword
+        def read_lists() -> tuple[dict[Any, float], dict[Any, float]]:
+            by_keyword, candidates = shard.query_batch(requests)
+            return {p.id: p.score for p in candidates}, {p.id: p.score for p in by_keyword}
+
+        def read_cosines(ids: list[Any]) -> dict[Any, float]:
+            # Every keyword candidate is among the rescored ones; this runs only if the engine ever differs.
+            only = qe.Filter(must=[qe.HasIdCondition(set(ids))])
+            return {
+                p.id: p.score
+                for p in shard.query(qe.QueryRequest(query=nearest, filter=only, limit=len(ids)))
             }
 
-        def read_cosines(ids: list[str]) -> dict[str, float]:
-            only = qe.Filter(must=[qe.HasIdCondition(set(_point_ids(ids)))])
-            scored = shard.query(qe.QueryRequest(query=nearest, filter=only, limit=len(ids)))
-            return {str(p.id): float(p.score) for p in scored}
-
-        def read_payloads(ids: list[str]) -> dict[str, dict[str, Any]]:
-            records = shard.retrieve(_point_ids(ids), with_payload=True, with_vector=False)
-            return {str(r.id): dict(r.payload or {}) for r in records}
+        def read_payloads(ids: list[Any]) -> dict[Any, dict[str, Any]]:
+            return {r.id: r.payload or {} for r in shard.retrieve(ids, with_payload=True, with_vector=False)}
 
         limit = query.limit + _canary_room(query)
         return hybrid_search(read_lists, read_cosines, read_payloads, query.weights, limit)

@@ -25,14 +25,15 @@ from freshrag.store.interfaces import Hit
 # new chunks are written before the old are deleted, so the next read finds the document).
 READ_ATTEMPTS = 5
 
-ScoreLists = Callable[[], tuple[dict[str, float], dict[str, float]]]
-CosineReader = Callable[[list[str]], dict[str, float]]
-PayloadReader = Callable[[list[str]], dict[str, dict[str, Any]]]
+# Point ids are the store's own (strings, or the engine's UUIDs, turned into strings for the winners alone).
+ScoreLists = Callable[[], tuple[dict[Any, float], dict[Any, float]]]
+CosineReader = Callable[[list[Any]], dict[Any, float]]
+PayloadReader = Callable[[list[Any]], dict[Any, dict[str, Any]]]
 
 
 def fuse_scores(
-    cosines: dict[str, float], keyword: dict[str, float], weights: tuple[float, float], limit: int
-) -> list[tuple[str, float]]:
+    cosines: dict[Any, float], keyword: dict[Any, float], weights: tuple[float, float], limit: int
+) -> list[tuple[Any, float]]:
     """The best `limit` (point id, fused score) pairs. `cosines` holds every candidate's cosine to the
     query (from the dense list, or scored for it alone); `keyword` the keyword list's BM25."""
     best_keyword = max(keyword.values(), default=0.0)
@@ -81,9 +82,10 @@ def hybrid_search(
     limit: int,
 ) -> list[Hit]:
     """A hybrid search over a store that can read, in this order: both lists as point ids and scores
-    (`read_lists`: cosines of the dense list, BM25 of the keyword list), the cosines of the keyword-only
-    candidates (scored by the engine, so no vector crosses into Python), and the payloads of the winners
-    alone (payloads are the costly part of a read).
+    (`read_lists`: cosines of the dense list, or of every candidate, and BM25 of the keyword list), the
+    cosines of the keyword-only candidates when `read_lists` left any unscored (scored by the engine, so no
+    vector crosses into Python), and the payloads of the winners alone (payloads are the costly part of a
+    read).
     When a winner vanished between the reads (its document re-indexed), the search reads again; the last
     attempt keeps what it found."""
     for attempt in range(1, READ_ATTEMPTS + 1):
@@ -95,7 +97,7 @@ def hybrid_search(
         payloads = read_payloads([point_id for point_id, _ in fused])
         if len(payloads) == len(fused) or attempt == READ_ATTEMPTS:
             return [
-                Hit(id=point_id, score=score, payload=payloads[point_id], similarity=cosines[point_id])
+                Hit(id=str(point_id), score=score, payload=payloads[point_id], similarity=cosines[point_id])
                 for point_id, score in fused
                 if point_id in payloads
             ]
