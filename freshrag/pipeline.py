@@ -26,7 +26,7 @@ from freshrag.documents import Change, DocStatus, DocumentRecord, Op, Origin, So
 from freshrag.embedding import Embedder
 from freshrag.health.activity import Activity
 from freshrag.locks import DocumentLocks
-from freshrag.parsing import Failed, ParsedDocument, Skipped, format_of, parse_file
+from freshrag.parsing import Failed, ParsedDocument, ParseResult, Skipped, format_of, parse_file
 from freshrag.reasons import reason_kind
 from freshrag.sources import FileState, Gone, Loaded, LoadResult, Unreadable
 from freshrag.store import ChunkPoint, Store, chunk_point_id
@@ -34,6 +34,8 @@ from freshrag.store.keywords import chunk_terms
 from freshrag.telemetry import Metrics
 
 ContentLoader = Callable[[Change], LoadResult]
+# A file's name (its extension picks the format) and bytes to its text: `parse_file`, in a parser process.
+Parse = Callable[[str, bytes], ParseResult]
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +108,7 @@ class Indexer:
         max_chunks: int = 20_000,
         max_seconds: float = 600.0,
         stopping: threading.Event | None = None,
+        parse: Parse = parse_file,
     ) -> None:
         self._store = store
         self._targets = targets
@@ -118,6 +121,7 @@ class Indexer:
         self._max_chunks = max_chunks
         self._max_seconds = max_seconds
         self._stopping = stopping or threading.Event()
+        self._parse = parse
 
     def apply(self, change: Change) -> Outcome:
         """Bring the index in line with the current state of `change`'s document."""
@@ -261,7 +265,7 @@ class Indexer:
         version = base.version + 1
         name = loaded.name or change.uri
         started = time.perf_counter()
-        parsed = parse_file(name, loaded.data)
+        parsed = self._parse(name, loaded.data)
         known = format_of(name)
         self._metrics.parse_seconds.labels(known.name if known else "unsupported").observe(
             time.perf_counter() - started
