@@ -137,5 +137,13 @@ def file_doc_id(root: str, relative_path: str, kind: SourceKind = SourceKind.FIL
     return f"{kind.value}:{root}/{relative_path}"
 
 
+def source_kind_of(doc_id: str) -> SourceKind:
+    """The kind of source a document id names: files, repository files and the canary have ids prefixed by
+    their kind (see `file_doc_id`); every other id is a CMS entry's (`<platform>:<type>:<entry>`)."""
+    prefix = doc_id.partition(":")[0]
+    by_prefix = {kind.value: kind for kind in (SourceKind.FILE, SourceKind.GIT, SourceKind.CANARY)}
+    return by_prefix.get(prefix, SourceKind.CMS)
+
+
 def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from freshrag.dead_letters import DeadLetter
 from freshrag.parsing import ParsedDocument, ParseResult, Section, Skipped
 from freshrag.registry import ModelRun
 
@@ -80,3 +81,29 @@ class MemoryRegistryStore:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+class MemoryDeadLetters:
+    """Dead letters in a dict (`freshrag.dead_letters.DeadLetters`)."""
+
+    def __init__(self) -> None:
+        self.letters: dict[str, DeadLetter] = {}
+
+    def add(self, letter: DeadLetter) -> None:
+        self.letters[letter.change.doc_id] = letter
+
+    def get(self, doc_id: str) -> DeadLetter | None:
+        return self.letters.get(doc_id)
+
+    def discard(self, doc_id: str) -> None:
+        self.letters.pop(doc_id, None)
+
+    def remove(self, letter: DeadLetter) -> None:
+        if self.letters.get(letter.change.doc_id) == letter:
+            del self.letters[letter.change.doc_id]
+
+    def all(self) -> list[DeadLetter]:
+        return sorted(self.letters.values(), key=lambda letter: letter.failed_at)
+
+    def count(self) -> int:
+        return len(self.letters)
