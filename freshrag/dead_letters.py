@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -135,4 +135,5 @@ class RedisDeadLetters:
 
 
 def dead_letter(change: Change, exc: BaseException, attempts: int) -> DeadLetter:
-    return DeadLetter(change, f"{type(exc).__name__}: {exc}", attempts, time.time())
+    # The letter outlives the claim its last run held: a replay claims the document anew.
+    return DeadLetter(replace(change, claim=None), f"{type(exc).__name__}: {exc}", attempts, time.time())

@@ -53,6 +53,9 @@ class Change:
     version: int | None = None
     root: str | None = None
     origin: Origin = Origin.LIVE
+    # The claim of the document that the task of this change runs under (see `freshrag.pending`): set by the
+    # queue as it sends the change, kept by its retries.
+    claim: str | None = None
 
     def to_message(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,6 +71,7 @@ class Change:
             version=None if data.get("version") is None else int(data["version"]),
             root=data.get("root"),
             origin=Origin(data.get("origin", Origin.LIVE.value)),  # messages queued by an older version
+            claim=data.get("claim"),
         )
 
 

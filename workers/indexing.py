@@ -47,7 +47,7 @@ def index_document(change: dict[str, Any], attempt: int = 1) -> dict[str, Any]:
     acknowledged only once its follow-up is safely stored."""
     runtime = current_runtime()
     parsed = Change.from_message(change)
-    runtime.queue.pending.started(parsed.doc_id)
+    runtime.queue.pending.started(parsed.doc_id, parsed.claim)
     cms = parsed.source_kind is SourceKind.CMS
     try:
         # The journalled state now is the one this run indexes, or older: a later one, stored after this
@@ -69,6 +69,7 @@ def index_document(change: dict[str, Any], attempt: int = 1) -> dict[str, Any]:
     if cms:
         received_at = journalled.received_at if journalled is not None else parsed.detected_at
         runtime.journal.mark_applied(parsed.doc_id, received_at)
+    runtime.queue.pending.finished(parsed.doc_id, parsed.claim)
     return asdict(outcome)
 
 
@@ -95,10 +96,14 @@ def _failed(runtime: Runtime, change: Change, attempt: int, exc: Exception) -> d
         if attempt > settings.task_max_retries:
             return _dead_letter(runtime, change, attempt, exc)
         countdown = _backoff(attempt - 1, settings.retry_backoff_max_seconds)
+        if not runtime.queue.retry(change, attempt + 1, countdown):
+            log.warning(
+                "indexing %s failed (attempt %d), left to a later change's task: %s", change.uri, attempt, exc
+            )
+            return {"doc_id": change.doc_id, "outcome": "covered", "reason": str(exc)}
         log.warning(
             "indexing %s failed (attempt %d), retrying in %.1f s: %s", change.uri, attempt, countdown, exc
         )
-        runtime.queue.retry(change, attempt + 1, countdown)
         return {"doc_id": change.doc_id, "outcome": "retrying", "reason": str(exc)}
     except Exception as follow_up:
         # Neither a retry nor a dead letter could be stored (the broker is down too): leave the message
@@ -118,6 +123,7 @@ def _dead_letter(runtime: Runtime, change: Change, attempt: int, exc: Exception)
         runtime.queue.retry(change, attempt + 1, min(STORAGE_BACKOFF_MAX_SECONDS, 2.0 ** (beyond - 1)))
         return {"doc_id": change.doc_id, "outcome": "waiting_for_storage", "reason": str(unwritable)}
     runtime.storage.wrote()
+    runtime.queue.pending.finished(change.doc_id, change.claim)
     log.error(
         "dead letter: %s failed %d times, last with %s: %s", change.uri, attempt, type(exc).__name__, exc
     )
