@@ -6,7 +6,6 @@ import logging
 import random
 import sqlite3
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -48,11 +47,7 @@ def index_document(change: dict[str, Any], attempt: int = 1) -> dict[str, Any]:
     runtime = current_runtime()
     parsed = Change.from_message(change)
     runtime.queue.pending.started(parsed.doc_id, parsed.claim)
-    cms = parsed.source_kind is SourceKind.CMS
     try:
-        # The journalled state now is the one this run indexes, or older: a later one, stored after this
-        # read, has a task of its own. Marking it applied covers the deliveries coalesced into this run.
-        journalled = runtime.journal.get(parsed.doc_id) if cms else None
         outcome = runtime.indexer.apply(parsed)
     except IndexingInterrupted as exc:
         return _interrupted(runtime, parsed, attempt, exc)
@@ -66,11 +61,11 @@ def index_document(change: dict[str, Any], attempt: int = 1) -> dict[str, Any]:
         if outcome.outcome != "stale":  # only a stale change writes nothing, so says nothing of the data dir
             runtime.storage.wrote()
     _backfill_done(runtime, parsed)
-    if cms:
-        received_at = journalled.received_at if journalled is not None else parsed.detected_at
-        runtime.journal.mark_applied(parsed.doc_id, received_at)
+    # The source's record of the state indexed (a CMS entry's journalled state: it covers the deliveries
+    # coalesced into this run), whatever the source is.
+    outcome.ack()
     runtime.queue.pending.finished(parsed.doc_id, parsed.claim)
-    return asdict(outcome)
+    return outcome.to_json()
 
 
 def _backfill_done(runtime: Runtime, change: Change) -> None:
@@ -127,8 +122,6 @@ def _dead_letter(runtime: Runtime, change: Change, attempt: int, exc: Exception)
     log.error(
         "dead letter: %s failed %d times, last with %s: %s", change.uri, attempt, type(exc).__name__, exc
     )
-    if change.source_kind is SourceKind.CMS:  # kept as a dead letter now, not resubmitted by sweeps
-        runtime.journal.mark_applied(change.doc_id, change.detected_at)
     runtime.metrics.events.labels(change.source_kind.value, change.op.value, "dead_letter").inc()
     _backfill_done(runtime, change)
     return {"doc_id": change.doc_id, "outcome": "dead_letter", "reason": str(exc)}
@@ -156,7 +149,9 @@ def reconcile_watched() -> int:
         for clone in sorted(path for path in clones.iterdir() if (path / ".git").is_dir()):
             count += int(reconcile_folder(str(clone), kind=SourceKind.GIT.value))
     before = time.time() - RESUBMIT_AFTER_SECONDS
-    return count + resubmit_unapplied(runtime.journal, runtime.queue, before)
+    return count + resubmit_unapplied(
+        runtime.journal, runtime.queue, before, dead_letters=runtime.dead_letters
+    )
 
 
 @app.task(name=SYNC_REPOSITORY, acks_late=True, reject_on_worker_lost=True)

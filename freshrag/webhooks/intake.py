@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 
 import redis
 
+from freshrag.dead_letters import DeadLetters
 from freshrag.documents import Change, Op, SourceKind
 from freshrag.locks import DocumentLocks, LockTimeoutError
 from freshrag.queue import ChangeQueue
@@ -177,11 +178,16 @@ def change_for(doc: StoredDoc) -> Change:
     return Change(doc.doc_id, op, SourceKind.CMS, doc.uri or doc.doc_id, detected_at=doc.received_at)
 
 
-def resubmit_unapplied(journal: EntryJournal, queue: ChangeQueue, received_before: float) -> int:
+def resubmit_unapplied(
+    journal: EntryJournal, queue: ChangeQueue, received_before: float, *, dead_letters: DeadLetters
+) -> int:
     """Enqueue again every journalled state received before `received_before` and not yet applied (after
-    a crash, or when the queue refused it); returns how many. Each document waiting already is skipped."""
+    a crash, or when the queue refused it); returns how many. Each document waiting already is skipped, and
+    so is each dead letter's: it is kept until replayed."""
     count = 0
     for doc in journal.unapplied(received_before):
+        if dead_letters.get(doc.doc_id) is not None:
+            continue
         if doc.source == "github" and doc.content_type == REPOSITORY:
             details = json.loads(doc.body)
             queue.sync_repository(doc.title, details["clone_url"], details["ref"], doc.received_at)

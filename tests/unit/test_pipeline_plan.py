@@ -4,6 +4,7 @@ chunks get embedded, which are written and deleted, and what the document's reco
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -51,11 +52,11 @@ class RecordingStore(MemoryStore):
 
 
 class Fixture:
-    def __init__(self, max_chunks: int = 100) -> None:
+    def __init__(self, max_chunks: int = 100, files: Files | None = None) -> None:
         self.embedder = HashingEmbedder()
         self.store = RecordingStore()
         self.store.ensure_collections(self.embedder.dimension, self.embedder.model_version)
-        self.files = Files()
+        self.files = files or Files()
         target = Target(self.store.live_collection(), self.embedder)
         self.indexer = Indexer(
             self.store,
@@ -223,3 +224,47 @@ def test_a_change_reaches_every_target_each_embedded_by_its_own_model() -> None:
         hits = fx.store.search(ChunkQuery(limit=1, dense=query), collection)
         assert hits[0].payload["text"] == "configure the proxy"
         assert hits[0].score == pytest.approx(1.0, abs=1e-5)
+
+
+class Acked(Files):
+    """A source that keeps a record of what was applied, as the CMS entry journal does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.acked: list[bytes | None] = []
+
+    def __call__(self, change: Change) -> LoadResult:
+        loaded = super().__call__(change)
+        state = self.data.get(change.uri)
+        return replace(loaded, ack=lambda: self.acked.append(state))
+
+
+@pytest.mark.parametrize(
+    ("content", "outcome"),
+    [(b"install the agent", "indexed"), (None, "deleted"), (b"\n\n", "skipped"), (b"a\n\nb\n\nc", "failed")],
+)
+def test_the_outcome_hands_back_the_acknowledgement_of_the_state_it_planned_from(
+    content: bytes | None, outcome: str
+) -> None:
+    acked = Acked()
+    fx = Fixture(max_chunks=2, files=acked)
+    if content is not None:
+        acked.data["guide.md"] = content
+
+    done = fx.indexer.apply(Change(DOC, Op.UPSERT, SourceKind.FILE, "guide.md"))
+
+    assert (done.outcome, acked.acked) == (outcome, [])  # the worker acknowledges, once it is settled
+    done.ack()
+    assert acked.acked == [content]
+
+
+def test_a_stale_change_loads_nothing_and_so_acknowledges_nothing() -> None:
+    acked = Acked()
+    fx = Fixture(files=acked)
+    acked.data["guide.md"] = b"the new text"
+    fx.apply(version=5)
+
+    stale = fx.indexer.apply(Change(DOC, Op.UPSERT, SourceKind.FILE, "guide.md", version=4))
+
+    stale.ack()
+    assert (stale.outcome, acked.acked) == ("stale", [])
