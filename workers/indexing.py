@@ -20,7 +20,7 @@ from freshrag.reconcile import folder_changes
 from freshrag.repositories import GitError, clone_folder, pull
 from freshrag.runtime import Runtime
 from freshrag.sources import WatchedFolder
-from freshrag.webhooks.intake import REPOSITORY, resubmit_unapplied
+from freshrag.webhooks.intake import resubmit_unapplied
 from workers.app import app, current_runtime
 
 # Journalled CMS states older than this and not applied are enqueued again by the scheduled sweep: long
@@ -169,6 +169,6 @@ def sync_repository(repository: str, clone_url: str, ref: str, received_at: floa
         runtime.metrics.events.labels(SourceKind.GIT.value, Op.UPSERT.value, "failed").inc()
         return 0
     enqueued = sum(runtime.queue.submit(change) for change in pulled.changes)
-    runtime.journal.mark_applied(f"github:{REPOSITORY}:{repository}", received_at)
+    runtime.journal.pushes.mark_pulled(repository, received_at)
     log.info("pulled %s %s..%s: %d files changed", repository, pulled.previous, pulled.current, enqueued)
     return enqueued
