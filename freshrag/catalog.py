@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -34,16 +35,28 @@ class Target(NamedTuple):
     embedder: Embedder
 
 
+# Loads the model of a run from its local folder (`ModelRun.path`).
+ModelLoader = Callable[[ModelRun], SentenceTransformerEmbedder]
+
+
 class ModelCatalog:
-    """Loaded models by version, and the routing of reads and writes between collections. Thread-safe."""
+    """Loaded models by version, and the routing of reads and writes between collections. Thread-safe.
+    `load` loads a run's model (default: sentence-transformers, as `settings` configure it)."""
 
     def __init__(
-        self, settings: Settings, store: Store, registry: Registry, base: SentenceTransformerEmbedder
+        self,
+        settings: Settings,
+        store: Store,
+        registry: Registry,
+        base: SentenceTransformerEmbedder,
+        *,
+        load: ModelLoader | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
         self._registry = registry
         self._base = base
+        self._load = load or self._load_sentence_transformer
         self._lock = threading.Lock()
         self._loaded: dict[str, SentenceTransformerEmbedder] = {base.model_version: base}
         self._alias: tuple[float, str] | None = None
@@ -160,17 +173,21 @@ class ModelCatalog:
             if run.path is None:
                 raise ValueError(f"model {run.version} has no local folder (backend {run.backend})")
             log.info("loading model %s from %s", run.version, run.path)
-            loaded = SentenceTransformerEmbedder(
-                Path(run.path),
-                self._settings.embedding_backend,
-                self._settings.models_dir,
-                self._settings.embedding_batch_size,
-                threads=self._settings.embedding_threads,
-                query_copies=self._settings.search_threads,
-            )
+            loaded = self._load(run)
             self._loaded[run.version] = loaded
             self._evict(keep=run.version)
             return loaded
+
+    def _load_sentence_transformer(self, run: ModelRun) -> SentenceTransformerEmbedder:
+        assert run.path is not None  # `embedder` refuses a run without a folder
+        return SentenceTransformerEmbedder(
+            Path(run.path),
+            self._settings.embedding_backend,
+            self._settings.models_dir,
+            self._settings.embedding_batch_size,
+            threads=self._settings.embedding_threads,
+            query_copies=self._settings.search_threads,
+        )
 
     def _evict(self, keep: str) -> None:
         while len(self._loaded) > _LOADED_MODELS:

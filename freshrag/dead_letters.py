@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import redis
 
-from freshrag.documents import Change, DocStatus, DocumentRecord
+from freshrag.documents import Change
 from freshrag.sqlite_file import SqliteFile
 
 
@@ -40,16 +40,6 @@ class DeadLetter:
     def from_json(cls, raw: str | bytes) -> DeadLetter:
         data: dict[str, Any] = json.loads(raw)
         return cls(Change.from_message(data["change"]), data["reason"], data["attempts"], data["failed_at"])
-
-    def as_record(self, indexed: DocumentRecord | None) -> DocumentRecord:
-        """How `/documents` shows it: failed, with the reason, over whatever the index still holds."""
-        reason = f"dead letter after {self.attempts} attempts: {self.reason}"
-        if indexed is None:
-            change = self.change
-            indexed = DocumentRecord(
-                change.doc_id, DocStatus.FAILED, change.source_kind, change.uri, change.root
-            )
-        return replace(indexed, status=DocStatus.FAILED, reason=reason, updated_at=self.failed_at)
 
 
 class DeadLetters(Protocol):
@@ -145,4 +135,5 @@ class RedisDeadLetters:
 
 
 def dead_letter(change: Change, exc: BaseException, attempts: int) -> DeadLetter:
-    return DeadLetter(change, f"{type(exc).__name__}: {exc}", attempts, time.time())
+    # The letter outlives the claim its last run held: a replay claims the document anew.
+    return DeadLetter(replace(change, claim=None), f"{type(exc).__name__}: {exc}", attempts, time.time())

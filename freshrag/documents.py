@@ -53,6 +53,9 @@ class Change:
     version: int | None = None
     root: str | None = None
     origin: Origin = Origin.LIVE
+    # The claim of the document that the task of this change runs under (see `freshrag.pending`): set by the
+    # queue as it sends the change, kept by its retries.
+    claim: str | None = None
 
     def to_message(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,6 +71,7 @@ class Change:
             version=None if data.get("version") is None else int(data["version"]),
             root=data.get("root"),
             origin=Origin(data.get("origin", Origin.LIVE.value)),  # messages queued by an older version
+            claim=data.get("claim"),
         )
 
 
@@ -135,6 +139,14 @@ def file_doc_id(root: str, relative_path: str, kind: SourceKind = SourceKind.FIL
     """The document id of a file: `file:<root key>/<path relative to the watched folder>` (`git:` for a
     file of a repository clone)."""
     return f"{kind.value}:{root}/{relative_path}"
+
+
+def source_kind_of(doc_id: str) -> SourceKind:
+    """The kind of source a document id names: files, repository files and the canary have ids prefixed by
+    their kind (see `file_doc_id`); every other id is a CMS entry's (`<platform>:<type>:<entry>`)."""
+    prefix = doc_id.partition(":")[0]
+    by_prefix = {kind.value: kind for kind in (SourceKind.FILE, SourceKind.GIT, SourceKind.CANARY)}
+    return by_prefix.get(prefix, SourceKind.CMS)
 
 
 def content_hash(data: bytes) -> str:

@@ -16,6 +16,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from freshrag.answers.chat import ChatError
 from freshrag.answers.model import AskRequest
 from freshrag.answers.service import AnswerService
+from freshrag.document_status import DocumentStatus
 from freshrag.retrieval import parse_mode
 from freshrag.runtime import Runtime
 from freshrag.status import collect_status
@@ -49,6 +50,7 @@ class LocalTools:
     def __init__(self, runtime: Runtime, answers: AnswerService) -> None:
         self._runtime = runtime
         self._answers = answers
+        self._documents = DocumentStatus(runtime.store, runtime.dead_letters, runtime.queue.pending)
 
     def search(self, query: str, k: int, mode: str | None) -> dict[str, Any]:
         chosen = parse_mode(mode) if mode else None
@@ -61,10 +63,7 @@ class LocalTools:
             raise ToolError(f"the answer model failed ({exc.kind}): {exc}") from None
 
     def get_document(self, doc_id: str) -> dict[str, Any]:
-        record = self._runtime.store.get_record(doc_id)
-        letter = self._runtime.dead_letters.get(doc_id)
-        if letter is not None:
-            return letter.as_record(record).to_public()
+        record = self._documents.get(doc_id)
         if record is None:
             raise ToolError(f"no document {doc_id!r}")
         return record.to_public()

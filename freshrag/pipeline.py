@@ -26,14 +26,16 @@ from freshrag.documents import Change, DocStatus, DocumentRecord, Op, Origin, So
 from freshrag.embedding import Embedder
 from freshrag.health.activity import Activity
 from freshrag.locks import DocumentLocks
-from freshrag.parsing import Failed, ParsedDocument, Skipped, format_of, parse_file
+from freshrag.parsing import Failed, ParsedDocument, ParseResult, Skipped, format_of, parse_file
 from freshrag.reasons import reason_kind
-from freshrag.sources import FileState, Gone, Loaded, LoadResult, Unreadable
+from freshrag.sources import Ack, FileState, Gone, Loaded, LoadResult, Unreadable, nothing_to_ack
 from freshrag.store import ChunkPoint, Store, chunk_point_id
 from freshrag.store.keywords import chunk_terms
 from freshrag.telemetry import Metrics
 
 ContentLoader = Callable[[Change], LoadResult]
+# A file's name (its extension picks the format) and bytes to its text: `parse_file`, in a parser process.
+Parse = Callable[[str, bytes], ParseResult]
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +68,25 @@ class WriteTargets(Protocol):
 @dataclass(frozen=True)
 class Outcome:
     """What applying one change did. `outcome` is one of indexed, unchanged, deleted, skipped, failed,
-    stale (an older version than the one indexed, ignored)."""
+    stale (an older version than the one indexed, ignored). `ack`, from the source's loader, tells the
+    source that the state it handed over is in the index: call it once the change is settled."""
 
     doc_id: str
     outcome: str
     embedded: int = 0
     reused: int = 0
     reason: str | None = None
+    ack: Ack = field(default=nothing_to_ack, compare=False, repr=False)
+
+    def to_json(self) -> dict[str, object]:
+        """The outcome as the task answers it (the acknowledgement left out)."""
+        return {
+            "doc_id": self.doc_id,
+            "outcome": self.outcome,
+            "embedded": self.embedded,
+            "reused": self.reused,
+            "reason": self.reason,
+        }
 
 
 @dataclass
@@ -85,6 +99,7 @@ class _Plan:
     to_embed: dict[str, list[int]] = field(default_factory=dict)  # collection: chunks it lacks
     outcome: str = "indexed"
     source_time: float | None = None  # the source's own time of this content (mtime, CMS update time)
+    ack: Ack = nothing_to_ack  # the loader's acknowledgement of the state planned from
 
 
 class Indexer:
@@ -106,6 +121,7 @@ class Indexer:
         max_chunks: int = 20_000,
         max_seconds: float = 600.0,
         stopping: threading.Event | None = None,
+        parse: Parse = parse_file,
     ) -> None:
         self._store = store
         self._targets = targets
@@ -118,6 +134,7 @@ class Indexer:
         self._max_chunks = max_chunks
         self._max_seconds = max_seconds
         self._stopping = stopping or threading.Event()
+        self._parse = parse
 
     def apply(self, change: Change) -> Outcome:
         """Bring the index in line with the current state of `change`'s document."""
@@ -204,7 +221,7 @@ class Indexer:
         )
         log.warning("failed %s: %s", plan.change.uri, reason)
         record = replace(plan.record, status=DocStatus.FAILED, reason=reason, chunk_ids=[])
-        return _Plan(plan.change, plan.previous, record, outcome=DocStatus.FAILED.value)
+        return _Plan(plan.change, plan.previous, record, outcome=DocStatus.FAILED.value, ack=plan.ack)
 
     def _plan(self, change: Change, targets: list[Target]) -> _Plan:
         previous = self._store.get_record(change.doc_id)
@@ -227,12 +244,14 @@ class Indexer:
         if isinstance(loaded, Gone):
             existed = previous is not None and previous.status is not DocStatus.DELETED
             record = replace(base, version=base.version + 1 if existed else base.version)
-            return _Plan(change, previous, record, outcome="deleted")
+            return _Plan(change, previous, record, outcome="deleted", ack=loaded.ack)
         if isinstance(loaded, Unreadable):
             status = DocStatus.SKIPPED if loaded.skipped else DocStatus.FAILED
-            return self._not_indexed(change, previous, base, status, loaded.reason, None, loaded.state)
-        plan = self._plan_content(change, previous, base, loaded, targets)
-        plan.source_time = _source_time(change, loaded)
+            plan = self._not_indexed(change, previous, base, status, loaded.reason, None, loaded.state)
+        else:
+            plan = self._plan_content(change, previous, base, loaded, targets)
+            plan.source_time = _source_time(change, loaded)
+        plan.ack = loaded.ack
         return plan
 
     def _plan_content(
@@ -261,7 +280,7 @@ class Indexer:
         version = base.version + 1
         name = loaded.name or change.uri
         started = time.perf_counter()
-        parsed = parse_file(name, loaded.data)
+        parsed = self._parse(name, loaded.data)
         known = format_of(name)
         self._metrics.parse_seconds.labels(known.name if known else "unsupported").observe(
             time.perf_counter() - started
@@ -413,6 +432,7 @@ class Indexer:
         )
 
     def _done(self, plan: _Plan, outcome: Outcome) -> Outcome:
+        outcome = replace(outcome, ack=plan.ack)
         change, kind = plan.change, plan.change.source_kind.value
         op = Op.DELETE.value if outcome.outcome == "deleted" else Op.UPSERT.value
         self._metrics.events.labels(kind, op, outcome.outcome).inc()

@@ -9,8 +9,10 @@ tasks under these names. A change is enqueued only if its document has no change
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import redis
@@ -145,9 +147,9 @@ class ChangeQueue:
         """Enqueue `change` unless one for the same document is already waiting; True if enqueued.
         Raises `BrokerUnavailableError` when the queue cannot take it. Resending a change that failed
         to send passes `coalesce=False`: its claim may have outlived the failed send."""
-        change = self._bursts.classify(change)
+        change = replace(self._bursts.classify(change), claim=uuid.uuid4().hex)
         with _broker_errors():
-            wait = self._pending.claim(change.doc_id, change.detected_at)
+            wait = self._pending.claim(change.doc_id, change.detected_at, change.claim)
             if wait is None and coalesce:
                 return False
             try:
@@ -161,17 +163,20 @@ class ChangeQueue:
                 )
             except BaseException:
                 with contextlib.suppress(Exception):
-                    self._pending.started(change.doc_id)
+                    self._pending.finished(change.doc_id, change.claim)
                 raise
         if change.origin is Origin.BACKFILL and self._backfill is not None:
             self._backfill.queued()
         return True
 
-    def retry(self, change: Change, attempt: int, countdown: float) -> None:
-        """Send `change` again as attempt number `attempt`, to run in `countdown` seconds. Its document stays
-        claimed meanwhile (see `PendingChanges.retrying`): the change is still pending, not gone."""
+    def retry(self, change: Change, attempt: int, countdown: float) -> bool:
+        """Send `change` again as attempt number `attempt`, to run in `countdown` seconds, under the claim its
+        run held: the claim goes back to waiting (see `PendingChanges.retrying`), so the change is still
+        pending, not gone. Returns False, sending nothing, when the task of a change made during the run is
+        waiting already: it re-reads the source, so it covers this one."""
         with _broker_errors():
-            self._pending.retrying(change.doc_id, change.detected_at)
+            if not self._pending.retrying(change.doc_id, change.detected_at, change.claim):
+                return False
             self._client.send_task(
                 INDEX_DOCUMENT,
                 kwargs={"change": change.to_message(), "attempt": attempt},
@@ -179,6 +184,7 @@ class ChangeQueue:
                 countdown=countdown,
                 expires=self._expires,
             )
+        return True
 
     def reconcile(self, folder: str, prefix: str = "") -> None:
         """Ask a worker to compare `folder` (or its sub-folder `prefix`) with the index."""

@@ -10,7 +10,8 @@ import errno
 import fnmatch
 import os
 import stat as kinds
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from freshrag.documents import Change, Op, SourceKind, file_doc_id, root_key
@@ -108,6 +109,15 @@ class FileState:
 LOOP_STATE = FileState(size=0, mtime_ns=0)
 
 
+# What the worker calls once the state it loaded is in the index, so that its source stops offering it (a
+# CMS entry's journalled state is marked applied). Sources that keep no such record hand `nothing_to_ack`.
+Ack = Callable[[], None]
+
+
+def nothing_to_ack() -> None:
+    """The source keeps no record of what was applied (files: the folder itself is the record)."""
+
+
 @dataclass(frozen=True)
 class Loaded:
     """A document's current content. `name` picks the parser by its extension (default: the change's
@@ -118,11 +128,14 @@ class Loaded:
     name: str | None = None
     title: str | None = None
     version: int | None = None
+    ack: Ack = field(default=nothing_to_ack, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class Gone:
     """The file no longer exists (or vanished while being read): the document is deleted."""
+
+    ack: Ack = field(default=nothing_to_ack, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -132,6 +145,7 @@ class Unreadable:
     reason: str
     skipped: bool
     state: FileState | None = None
+    ack: Ack = field(default=nothing_to_ack, compare=False, repr=False)
 
 
 LoadResult = Loaded | Gone | Unreadable

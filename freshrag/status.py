@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections import Counter
 from typing import Any
 
 from freshrag.backfill import BackfillProgress
+from freshrag.document_status import DocumentStatus
 from freshrag.documents import DocStatus
 from freshrag.health import drift
 from freshrag.health.activity import CHANGES_SHOWN, freshness, knowledge_gaps
@@ -16,7 +16,6 @@ from freshrag.health.collector import ALIVE_SECONDS, GAP_QUERIES
 from freshrag.health.quality import QUALITY_RESULT
 from freshrag.health.retrieval_choice import search_status
 from freshrag.health.state import ANSWERS, CHANGES, QUERIES
-from freshrag.reasons import reason_kind
 from freshrag.runtime import Runtime
 
 PROBLEMS_SHOWN = 50
@@ -33,19 +32,8 @@ def collect_status(runtime: Runtime, *, show_queries: bool = True) -> dict[str, 
     changes, the progress of the latest backfill, the canary, drift, retrieval quality and knowledge gaps.
     Without `show_queries` (a caller without the admin token) the gaps, which are users' queries, are left
     out and only counted, in `knowledge_gaps_hidden`."""
-    letters = runtime.dead_letters.all()
-    problems = [
-        letter.as_record(runtime.store.get_record(letter.change.doc_id)).to_public() for letter in letters
-    ]
-    by_reason: Counter[str] = Counter(reason_kind(problem["reason"]) for problem in problems)
-    for state in (DocStatus.FAILED, DocStatus.SKIPPED):
-        for record in runtime.store.records(status=state):
-            if runtime.dead_letters.get(record.doc_id) is not None:
-                continue
-            by_reason[reason_kind(record.reason)] += 1
-            if len(problems) < PROBLEMS_SHOWN:
-                problems.append(record.to_public())
     pending = runtime.queue.pending
+    problems = DocumentStatus(runtime.store, runtime.dead_letters, pending).problems(PROBLEMS_SHOWN)
     settings, health = runtime.settings, runtime.health
     now = time.time()
     changes = health.tail(CHANGES, FRESHNESS_WINDOW)
@@ -56,13 +44,13 @@ def collect_status(runtime: Runtime, *, show_queries: bool = True) -> dict[str, 
         "documents": {state.value: count for state, count in runtime.store.count_records().items()}
         | {DocStatus.PENDING.value: pending.depth()},
         "chunks": runtime.store.count_chunks(),
-        "dead_letters": len(letters),
+        "dead_letters": problems.dead_letters,
         "queue_depth": pending.depth(),
         "oldest_pending_change_age_seconds": round(pending.oldest_age(), 3),
         "watched_folders": [str(folder.path) for folder in runtime.folders],
         "workers_alive": len(health.alive(now - ALIVE_SECONDS)),
-        "problems": problems[:PROBLEMS_SHOWN],
-        "problems_by_reason": dict(by_reason.most_common()),
+        "problems": [record.to_public() for record in problems.shown[:PROBLEMS_SHOWN]],
+        "problems_by_reason": dict(problems.by_reason.most_common()),
         "freshness": freshness(changes, now),
         "backfill": BackfillProgress(health).summary(),
         "recent_changes": [entry for entry in changes if entry.get("source_kind") != "canary"][

@@ -6,7 +6,6 @@ import logging
 import random
 import sqlite3
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from freshrag.reconcile import folder_changes
 from freshrag.repositories import GitError, clone_folder, pull
 from freshrag.runtime import Runtime
 from freshrag.sources import WatchedFolder
-from freshrag.webhooks.intake import REPOSITORY, resubmit_unapplied
+from freshrag.webhooks.intake import resubmit_unapplied
 from workers.app import app, current_runtime
 
 # Journalled CMS states older than this and not applied are enqueued again by the scheduled sweep: long
@@ -47,12 +46,8 @@ def index_document(change: dict[str, Any], attempt: int = 1) -> dict[str, Any]:
     acknowledged only once its follow-up is safely stored."""
     runtime = current_runtime()
     parsed = Change.from_message(change)
-    runtime.queue.pending.started(parsed.doc_id)
-    cms = parsed.source_kind is SourceKind.CMS
+    runtime.queue.pending.started(parsed.doc_id, parsed.claim)
     try:
-        # The journalled state now is the one this run indexes, or older: a later one, stored after this
-        # read, has a task of its own. Marking it applied covers the deliveries coalesced into this run.
-        journalled = runtime.journal.get(parsed.doc_id) if cms else None
         outcome = runtime.indexer.apply(parsed)
     except IndexingInterrupted as exc:
         return _interrupted(runtime, parsed, attempt, exc)
@@ -66,10 +61,11 @@ def index_document(change: dict[str, Any], attempt: int = 1) -> dict[str, Any]:
         if outcome.outcome != "stale":  # only a stale change writes nothing, so says nothing of the data dir
             runtime.storage.wrote()
     _backfill_done(runtime, parsed)
-    if cms:
-        received_at = journalled.received_at if journalled is not None else parsed.detected_at
-        runtime.journal.mark_applied(parsed.doc_id, received_at)
-    return asdict(outcome)
+    # The source's record of the state indexed (a CMS entry's journalled state: it covers the deliveries
+    # coalesced into this run), whatever the source is.
+    outcome.ack()
+    runtime.queue.pending.finished(parsed.doc_id, parsed.claim)
+    return outcome.to_json()
 
 
 def _backfill_done(runtime: Runtime, change: Change) -> None:
@@ -95,10 +91,14 @@ def _failed(runtime: Runtime, change: Change, attempt: int, exc: Exception) -> d
         if attempt > settings.task_max_retries:
             return _dead_letter(runtime, change, attempt, exc)
         countdown = _backoff(attempt - 1, settings.retry_backoff_max_seconds)
+        if not runtime.queue.retry(change, attempt + 1, countdown):
+            log.warning(
+                "indexing %s failed (attempt %d), left to a later change's task: %s", change.uri, attempt, exc
+            )
+            return {"doc_id": change.doc_id, "outcome": "covered", "reason": str(exc)}
         log.warning(
             "indexing %s failed (attempt %d), retrying in %.1f s: %s", change.uri, attempt, countdown, exc
         )
-        runtime.queue.retry(change, attempt + 1, countdown)
         return {"doc_id": change.doc_id, "outcome": "retrying", "reason": str(exc)}
     except Exception as follow_up:
         # Neither a retry nor a dead letter could be stored (the broker is down too): leave the message
@@ -118,11 +118,10 @@ def _dead_letter(runtime: Runtime, change: Change, attempt: int, exc: Exception)
         runtime.queue.retry(change, attempt + 1, min(STORAGE_BACKOFF_MAX_SECONDS, 2.0 ** (beyond - 1)))
         return {"doc_id": change.doc_id, "outcome": "waiting_for_storage", "reason": str(unwritable)}
     runtime.storage.wrote()
+    runtime.queue.pending.finished(change.doc_id, change.claim)
     log.error(
         "dead letter: %s failed %d times, last with %s: %s", change.uri, attempt, type(exc).__name__, exc
     )
-    if change.source_kind is SourceKind.CMS:  # kept as a dead letter now, not resubmitted by sweeps
-        runtime.journal.mark_applied(change.doc_id, change.detected_at)
     runtime.metrics.events.labels(change.source_kind.value, change.op.value, "dead_letter").inc()
     _backfill_done(runtime, change)
     return {"doc_id": change.doc_id, "outcome": "dead_letter", "reason": str(exc)}
@@ -150,7 +149,9 @@ def reconcile_watched() -> int:
         for clone in sorted(path for path in clones.iterdir() if (path / ".git").is_dir()):
             count += int(reconcile_folder(str(clone), kind=SourceKind.GIT.value))
     before = time.time() - RESUBMIT_AFTER_SECONDS
-    return count + resubmit_unapplied(runtime.journal, runtime.queue, before)
+    return count + resubmit_unapplied(
+        runtime.journal, runtime.queue, before, dead_letters=runtime.dead_letters
+    )
 
 
 @app.task(name=SYNC_REPOSITORY, acks_late=True, reject_on_worker_lost=True)
@@ -168,6 +169,6 @@ def sync_repository(repository: str, clone_url: str, ref: str, received_at: floa
         runtime.metrics.events.labels(SourceKind.GIT.value, Op.UPSERT.value, "failed").inc()
         return 0
     enqueued = sum(runtime.queue.submit(change) for change in pulled.changes)
-    runtime.journal.mark_applied(f"github:{REPOSITORY}:{repository}", received_at)
+    runtime.journal.pushes.mark_pulled(repository, received_at)
     log.info("pulled %s %s..%s: %d files changed", repository, pulled.previous, pulled.current, enqueued)
     return enqueued

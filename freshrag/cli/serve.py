@@ -60,7 +60,9 @@ def serve(settings: Settings, *, worker: bool, watch: bool) -> None:
         if in_process_worker:
             in_process_worker.start()
             # Webhook deliveries acknowledged before a crash but not yet indexed: the journal kept them.
-            replayed = resubmit_unapplied(runtime.journal, runtime.queue, time.time())
+            replayed = resubmit_unapplied(
+                runtime.journal, runtime.queue, time.time(), dead_letters=runtime.dead_letters
+            )
             if replayed:
                 log.info("re-enqueued %d journalled webhook changes not yet indexed", replayed)
         if watcher:

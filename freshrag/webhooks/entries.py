@@ -21,6 +21,7 @@ import redis
 
 from freshrag.sqlite_file import SqliteFile
 from freshrag.webhooks.model import EntryEvent
+from freshrag.webhooks.pushes import PushJournal, RedisPushJournal, SqlitePushJournal
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,9 @@ def _merged_ids(current: EntryState | None, writes: list[StoredDoc]) -> tuple[st
 
 
 class EntryJournal(Protocol):
+    # The repository pushes, a journal of their own in the same storage (see `freshrag.webhooks.pushes`).
+    pushes: PushJournal
+
     def put(self, events: Sequence[EntryEvent], received_at: float) -> list[list[StoredDoc] | None]:
         """Store `events` durably, at once; for each, the documents to index, or None when it is stale."""
         ...
@@ -152,6 +156,7 @@ class SqliteEntryJournal:
             CREATE INDEX IF NOT EXISTS deliveries_expiry ON deliveries (expires_at);
             """,
         )
+        self.pushes: PushJournal = SqlitePushJournal(self._file)
 
     def put(self, events: Sequence[EntryEvent], received_at: float) -> list[list[StoredDoc] | None]:
         # One transaction, one fsync, however many entries a delivery names.
@@ -235,6 +240,7 @@ class RedisEntryJournal:
 
     def __init__(self, client: redis.Redis) -> None:
         self._client = client
+        self.pushes: PushJournal = RedisPushJournal(client)
         # Only the state received at that time: a state that replaced it meanwhile stays to be applied.
         self._mark_applied = client.register_script(
             "local t = redis.call('ZSCORE', KEYS[1], ARGV[1]) "

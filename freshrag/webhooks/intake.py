@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 
 import redis
 
+from freshrag.dead_letters import DeadLetters
 from freshrag.documents import Change, Op, SourceKind
 from freshrag.locks import DocumentLocks, LockTimeoutError
 from freshrag.queue import ChangeQueue
@@ -35,9 +36,12 @@ from freshrag.webhooks.model import (
     SignatureError,
 )
 from freshrag.webhooks.platforms import PLATFORMS, delivery_id
+from freshrag.webhooks.pushes import RepositoryPushRecord
 
 log = logging.getLogger(__name__)
-REPOSITORY = "repository"  # the content type of a journalled repository push
+# A push's key in webhook answers ("github:repository:<owner/name>"), and the content type under which older
+# versions journalled a push as if it were an entry.
+REPOSITORY = "repository"
 
 
 class JournalUnavailableError(RuntimeError):
@@ -161,14 +165,11 @@ class WebhookIntake:
         return replace(event, version=version, docs=tuple(shown), withheld=tuple(withheld))
 
     def _push(self, push: RepositoryPush, received_at: float) -> Receipt:
-        entry_key = f"github:{REPOSITORY}:{push.repository}"
-        details = json.dumps({"clone_url": push.clone_url, "ref": push.ref})
-        doc = EntryDoc(entry_key, push.repository, details, push.clone_url)
-        event = EntryEvent(entry_key, "github", REPOSITORY, int(received_at * 1000), (doc,))
+        record = RepositoryPushRecord(push.repository, push.clone_url, push.ref, received_at)
         with _journal_errors():
-            self._journal.put([event], received_at)
+            self._journal.pushes.put(record)
         self._queue.sync_repository(push.repository, push.clone_url, push.ref, received_at)
-        return Receipt("accepted", (entry_key,))
+        return Receipt("accepted", (f"github:{REPOSITORY}:{push.repository}",))
 
 
 def change_for(doc: StoredDoc) -> Change:
@@ -177,18 +178,30 @@ def change_for(doc: StoredDoc) -> Change:
     return Change(doc.doc_id, op, SourceKind.CMS, doc.uri or doc.doc_id, detected_at=doc.received_at)
 
 
-def resubmit_unapplied(journal: EntryJournal, queue: ChangeQueue, received_before: float) -> int:
-    """Enqueue again every journalled state received before `received_before` and not yet applied (after
-    a crash, or when the queue refused it); returns how many. Each document waiting already is skipped."""
+def resubmit_unapplied(
+    journal: EntryJournal, queue: ChangeQueue, received_before: float, *, dead_letters: DeadLetters
+) -> int:
+    """Enqueue again every journalled state received before `received_before` and not yet applied, and every
+    push not yet pulled (after a crash, or when the queue refused it, or the remote was unreachable); returns
+    how many. Each document waiting already is skipped, and so is each dead letter's: it is kept until
+    replayed."""
     count = 0
     for doc in journal.unapplied(received_before):
         if doc.source == "github" and doc.content_type == REPOSITORY:
-            details = json.loads(doc.body)
-            queue.sync_repository(doc.title, details["clone_url"], details["ref"], doc.received_at)
-            count += 1
-        else:
+            _adopt_legacy_push(journal, doc)
+        elif dead_letters.get(doc.doc_id) is None:
             count += queue.submit(change_for(doc))
+    for push in journal.pushes.unpulled(received_before):
+        queue.sync_repository(push.repository, push.clone_url, push.ref, push.received_at)
+        count += 1
     return count
+
+
+def _adopt_legacy_push(journal: EntryJournal, doc: StoredDoc) -> None:
+    """A push journalled as an entry by an older version: moved into the push journal."""
+    details = json.loads(doc.body)
+    journal.pushes.put(RepositoryPushRecord(doc.title, details["clone_url"], details["ref"], doc.received_at))
+    journal.mark_applied(doc.doc_id, doc.received_at)
 
 
 def parse_body(delivery: Delivery) -> Any:

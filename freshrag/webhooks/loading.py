@@ -4,6 +4,8 @@ not carry the text, from the CMS itself through the configured `fetch_url`."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import httpx
@@ -26,8 +28,17 @@ class EntryLoader:
         self._settings = settings
 
     def load(self, doc_id: str) -> LoadResult:
+        """The document's journalled state, with the acknowledgement that marks that state applied (a later
+        state, stored meanwhile, stays to be applied by its own task)."""
         stored = self._journal.get(doc_id)
-        if stored is None or not stored.present:
+        if stored is None:
+            return Gone()
+        return replace(
+            self._load(stored), ack=partial(self._journal.mark_applied, doc_id, stored.received_at)
+        )
+
+    def _load(self, stored: StoredDoc) -> LoadResult:
+        if not stored.present:
             return Gone()
         title, body = stored.title, stored.body
         if stored.fetch_url:
@@ -37,7 +48,7 @@ class EntryLoader:
             title, body = fetched
         data = body.encode()
         state = FileState(size=len(data), mtime_ns=stored.version)
-        return Loaded(data, state, name=f"{doc_id}.md", title=title or None, version=stored.version)
+        return Loaded(data, state, name=f"{stored.doc_id}.md", title=title or None, version=stored.version)
 
     def _fetch(self, stored: StoredDoc) -> tuple[str, str] | LoadResult:
         source = self._settings.webhook_source(stored.source)

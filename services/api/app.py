@@ -18,7 +18,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from freshrag.answers.service import build_answer_service
 from freshrag.coordination import replay_dead_letters
-from freshrag.documents import DocStatus, DocumentRecord, SourceKind
+from freshrag.document_status import DocumentStatus
+from freshrag.documents import DocStatus
 from freshrag.health.collector import HealthCollector
 from freshrag.mcp_server import LocalTools, build_mcp_server
 from freshrag.queue import RETRY_AFTER_SECONDS, BrokerUnavailableError
@@ -62,6 +63,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     answers = build_answer_service(runtime)
     # The MCP server (Streamable HTTP at /mcp): stateless JSON answers, so any API replica serves any call.
     mcp = build_mcp_server(LocalTools(runtime, answers))
+    documents = DocumentStatus(runtime.store, runtime.dead_letters, runtime.queue.pending)
     mcp_app = mcp.streamable_http_app(
         streamable_http_path="/mcp", stateless_http=True, json_response=True, host=runtime.settings.host
     )
@@ -171,31 +173,14 @@ def create_app(runtime: Runtime) -> FastAPI:
         status: DocStatus | None = None,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     ) -> DocumentListOut:
-        letters = {letter.change.doc_id: letter for letter in runtime.dead_letters.all()}
-        records = []
-        if status in (None, DocStatus.FAILED):
-            for letter in letters.values():
-                records.append(letter.as_record(runtime.store.get_record(letter.change.doc_id)))
-        for record in runtime.store.records(status=status):
-            if record.doc_id not in letters:
-                records.append(record)
-            if len(records) >= limit:
-                break
-        public = [DocumentOut(**record.to_public()) for record in records[:limit]]
-        return DocumentListOut(documents=public, count=len(public))
+        listed = [DocumentOut(**record.to_public()) for record in documents.listed(status, limit)]
+        return DocumentListOut(documents=listed, count=len(listed))
 
     @app.get("/documents/{doc_id:text}", response_model=DocumentOut, tags=["documents"])
     def get_document(doc_id: str) -> DocumentOut:
-        record = runtime.store.get_record(doc_id)
-        letter = runtime.dead_letters.get(doc_id)
-        if letter is not None:
-            return DocumentOut(**letter.as_record(record).to_public())
+        record = documents.get(doc_id)
         if record is None:
-            detected = runtime.queue.pending.waiting(doc_id)
-            if detected is None:
-                raise HTTPException(404, f"no document {doc_id!r}")
-            # Seen but not indexed yet: the change is waiting in the queue.
-            record = DocumentRecord(doc_id, DocStatus.PENDING, SourceKind.FILE, uri="", updated_at=detected)
+            raise HTTPException(404, f"no document {doc_id!r}")
         return DocumentOut(**record.to_public())
 
     # Users' queries are theirs: the knowledge gaps show them only to the admin (as GET /feedback does).

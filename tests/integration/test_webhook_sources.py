@@ -159,6 +159,7 @@ def test_a_github_push_indexes_the_changed_files_and_deletes_the_removed_ones(
         assert record is not None
         assert record.status is DocStatus.DELETED
         eventually(lambda: system.runtime.journal.unapplied(time.time()) == [])
+        eventually(lambda: system.runtime.journal.pushes.unpulled(time.time()) == [])
         ping = Post("github", {"zen": "Keep it logically awesome."}, {"X-GitHub-Event": "ping"})
         assert deliver(client.post, ping).json()["status"] == "ignored"
 
@@ -183,5 +184,5 @@ def test_a_push_that_cannot_be_pulled_is_logged_counted_and_kept_for_the_sweep(
     failure = next(r.getMessage() for r in caplog.records if "pulling acme/handbook" in r.getMessage())
     assert "failed" in failure
     assert token not in caplog.text, "the clone URL's credentials were logged"
-    pending = [doc.doc_id for doc in system.runtime.journal.unapplied(time.time())]
-    assert pending == ["github:repository:acme/handbook"], "the push is no longer kept for the sweep"
+    pending = [push.repository for push in system.runtime.journal.pushes.unpulled(time.time())]
+    assert pending == ["acme/handbook"], "the push is no longer kept for the sweep"

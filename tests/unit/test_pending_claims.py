@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from freshrag import pending
-from freshrag.pending import InProcessPending
+from freshrag.pending import InProcessPending, PendingChanges
 
 INTERVAL = 1.0
 TTL = 60.0
@@ -73,3 +73,68 @@ def test_a_retry_keeps_the_claim_and_the_earliest_detection_time(clock: Clock) -
     assert claims.oldest_age() == pytest.approx(5.0)
     claims.started("a")
     assert (claims.depth(), claims.oldest_age()) == (0, 0.0)
+
+
+# A claim and its task: what a retry keeps, and what a later change takes. These run on `RedisPending` too
+# (tests/integration/test_pending_claims_redis.py).
+
+
+@pytest.fixture
+def claims() -> PendingChanges:
+    return InProcessPending(TTL, interval_seconds=0)
+
+
+def test_a_failed_run_goes_back_to_waiting_under_its_own_claim(claims: PendingChanges) -> None:
+    assert claims.claim("a", detected_at=100.0, by="first") == 0.0
+    claims.started("a", "first")
+    assert (claims.waiting("a"), claims.depth()) == (None, 0)  # running: not waiting any more
+
+    assert claims.retrying("a", detected_at=100.0, by="first")
+
+    assert (claims.waiting("a"), claims.depth()) == (100.0, 1)
+    assert claims.claim("a", detected_at=105.0, by="second") is None  # the retry covers it
+    claims.started("a", "first")
+    claims.finished("a", "first")
+    assert (claims.waiting("a"), claims.depth()) == (None, 0)
+    assert claims.claim("a", detected_at=110.0, by="third") == 0.0
+
+
+def test_a_change_made_during_a_failed_run_covers_its_retry(claims: PendingChanges) -> None:
+    claims.claim("a", detected_at=100.0, by="first")
+    claims.started("a", "first")
+    assert claims.claim("a", detected_at=105.0, by="second") == 0.0  # its own task: the run read already
+
+    assert not claims.retrying("a", detected_at=100.0, by="first")  # the second task re-reads the source
+
+    assert (claims.waiting("a"), claims.depth()) == (100.0, 1)  # pending since the first detection
+    claims.started("a", "second")
+    claims.finished("a", "second")
+    assert (claims.waiting("a"), claims.depth()) == (None, 0)
+
+
+def test_a_failed_run_is_retried_when_the_later_changes_run_is_under_way(claims: PendingChanges) -> None:
+    claims.claim("a", detected_at=100.0, by="first")
+    claims.started("a", "first")
+    claims.claim("a", detected_at=105.0, by="second")
+    claims.started("a", "second")  # it may have read the source before the first run failed
+
+    assert claims.retrying("a", detected_at=100.0, by="first")
+
+
+def test_a_run_that_ends_leaves_the_claim_of_a_change_made_meanwhile(claims: PendingChanges) -> None:
+    claims.claim("a", detected_at=100.0, by="first")
+    claims.started("a", "first")
+    claims.claim("a", detected_at=105.0, by="second")
+
+    claims.finished("a", "first")
+
+    assert (claims.waiting("a"), claims.depth()) == (105.0, 1)
+    assert claims.claim("a", detected_at=106.0, by="third") is None
+
+
+def test_a_task_that_does_not_hold_the_claim_leaves_it_waiting(claims: PendingChanges) -> None:
+    claims.claim("a", detected_at=100.0, by="first")
+
+    claims.started("a", "replayed")  # a message the claim is not about (an older version's, a duplicate)
+
+    assert (claims.waiting("a"), claims.depth()) == (100.0, 1)
