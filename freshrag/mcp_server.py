@@ -1,7 +1,7 @@
 """The MCP server: freshrag's search, grounded answers, documents and status as tools for agents, with the
 official `mcp` SDK. The API serves it over Streamable HTTP at `/mcp`; `freshrag mcp` over stdio for desktop
 clients. The tools call a `FreshragTools`: this process's runtime (`LocalTools`), or a running instance's
-HTTP API (`freshrag.cli.mcp`), so the same four tools answer the same way wherever they run."""
+HTTP API (`freshrag_cli.mcp`), so the same four tools answer the same way wherever they run."""
 
 from __future__ import annotations
 
