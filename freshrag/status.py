@@ -15,9 +15,9 @@ from freshrag.health.checks import current, drift_key
 from freshrag.health.collector import ALIVE_SECONDS, GAP_QUERIES
 from freshrag.health.quality import QUALITY_RESULT
 from freshrag.health.retrieval_choice import search_status
-from freshrag.health.state import ANSWERS, CHANGES, QUERIES
 from freshrag.reasons import reason_kind
 from freshrag.runtime import Runtime
+from freshrag.state.health import ANSWERS, CHANGES, QUERIES
 
 PROBLEMS_SHOWN = 50
 ANSWERS_SHOWN = 20

@@ -13,7 +13,6 @@ from typing import Any
 from celery.exceptions import Reject
 
 from freshrag.backfill import BackfillProgress
-from freshrag.dead_letters import dead_letter
 from freshrag.documents import Change, Op, Origin, SourceKind
 from freshrag.pipeline import IndexingInterrupted
 from freshrag.queue import INDEX_DOCUMENT, RECONCILE_FOLDER, RECONCILE_WATCHED, SYNC_REPOSITORY
@@ -21,6 +20,7 @@ from freshrag.reconcile import folder_changes
 from freshrag.repositories import GitError, clone_folder, pull
 from freshrag.runtime import Runtime
 from freshrag.sources import WatchedFolder
+from freshrag.state.dead_letters import dead_letter
 from freshrag.webhooks.intake import REPOSITORY, resubmit_unapplied
 from workers.app import app, current_runtime
 

@@ -10,9 +10,9 @@ from typing import Any
 from freshrag.advice.framework import Figures
 from freshrag.documents import Origin
 from freshrag.health.quality import QUALITY_RESULT
-from freshrag.health.state import ANSWERS, CHANGES, QUERIES
-from freshrag.registry import Backend, ModelRun, RunStatus
 from freshrag.runtime import Runtime
+from freshrag.state.health import ANSWERS, CHANGES, QUERIES
+from freshrag.state.registry import Backend, ModelRun, RunStatus
 
 DAY = 86_400.0
 LOG_READ = 10_000  # more than any log keeps

@@ -30,11 +30,11 @@ from freshrag.answers.model import (
 )
 from freshrag.answers.prompt import build_prompt, model_only_prompt
 from freshrag.answers.routes import Chosen, choose_route
-from freshrag.registry import Backend
 from freshrag.retrieval import parse_mode
 from freshrag.runtime import Runtime
 from freshrag.search import SearchService
 from freshrag.settings import Settings
+from freshrag.state.registry import Backend
 from freshrag.telemetry import Metrics
 
 log = logging.getLogger(__name__)

@@ -17,10 +17,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from freshrag.documents import Change, Op, SourceKind
-from freshrag.health.state import HealthState
 from freshrag.queue import ChangeQueue
 from freshrag.search import SearchService
 from freshrag.sources import FileState, Gone, Loaded, LoadResult
+from freshrag.state.health import HealthState
 
 CANARY_DOC_ID = "canary:probe"
 CANARY_STATE = "canary:document"

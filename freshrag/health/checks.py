@@ -16,8 +16,8 @@ from freshrag.health.quality import (
     evaluate_golden_set,
     golden_set_name,
 )
-from freshrag.health.state import QUERIES, HealthState
 from freshrag.runtime import Runtime
+from freshrag.state.health import QUERIES, HealthState
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from freshrag.health import drift, retrieval_choice
 from freshrag.health.activity import knowledge_gaps
 from freshrag.health.checks import current, drift_key
 from freshrag.health.quality import METRICS, QUALITY_RESULT
-from freshrag.health.state import QUERIES
 from freshrag.runtime import Runtime
+from freshrag.state.health import QUERIES
 
 log = logging.getLogger(__name__)
 

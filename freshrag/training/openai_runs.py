@@ -11,8 +11,8 @@ import logging
 import time
 
 from freshrag import lifecycle
-from freshrag.registry import Backend, ModelRun, RunStatus
 from freshrag.runtime import Runtime
+from freshrag.state.registry import Backend, ModelRun, RunStatus
 from freshrag.training.openai_tuning import (
     JobState,
     OpenAIFineTuner,

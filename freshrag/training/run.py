@@ -16,8 +16,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from filelock import FileLock, Timeout
-
 from freshrag import lifecycle
 from freshrag.bluegreen import Switch
 from freshrag.embedding import Embedder
@@ -26,9 +24,9 @@ from freshrag.health import checks
 from freshrag.health.drift import KINDS
 from freshrag.health.quality import QUALITY_RESULT, baseline_key, evaluate_golden_set, golden_set_name
 from freshrag.lifecycle import Stage
-from freshrag.locks import LockTimeoutError, RedisLocks
-from freshrag.registry import METRIC_NAMES, Backend, ModelRun, RunStatus
 from freshrag.runtime import Runtime
+from freshrag.state.locks import LockTimeoutError
+from freshrag.state.registry import METRIC_NAMES, Backend, ModelRun, RunStatus
 from freshrag.training import pairs as training_pairs
 from freshrag.training.gate import judge
 from freshrag.training.local import TrainingOptions, train_local
@@ -44,31 +42,11 @@ class RunInProgressError(RuntimeError):
     """Another fine-tune run (or model switch) holds the lock."""
 
 
-class _RunLocks(RedisLocks):
-    PREFIX = "freshrag:run-lock:"  # apart from document locks: a switch's barrier must not wait for itself
-
-
 @contextmanager
 def exclusive(runtime: Runtime, what: str = "model") -> Iterator[None]:
     """Hold the one lock of fine-tune runs and model switches; `RunInProgressError` when it is taken."""
-    settings = runtime.settings
-    if settings.embedded:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(settings.data_dir / "model-switch.lock"), timeout=0)
-        try:
-            lock.acquire()
-        except Timeout:
-            raise RunInProgressError("a fine-tune run or a model switch is already under way") from None
-        try:
-            yield
-        finally:
-            lock.release()
-        return
-    import redis
-
-    client = redis.Redis.from_url(settings.broker_url, socket_connect_timeout=3, socket_timeout=10)
     try:
-        with _RunLocks(client, ttl_seconds=60, wait_seconds=0.05).hold(what):
+        with runtime.run_lock.hold(what):
             yield
     except LockTimeoutError:
         raise RunInProgressError("a fine-tune run or a model switch is already under way") from None

@@ -11,8 +11,8 @@ import logging
 
 from freshrag import lifecycle
 from freshrag.bluegreen import Progress, Switch
-from freshrag.registry import Backend, ModelRun, RunStatus
 from freshrag.runtime import Runtime
+from freshrag.state.registry import Backend, ModelRun, RunStatus
 from freshrag.training.run import promote
 
 log = logging.getLogger(__name__)

@@ -19,10 +19,10 @@ from urllib.parse import parse_qs
 import redis
 
 from freshrag.documents import Change, Op, SourceKind
-from freshrag.locks import DocumentLocks, LockTimeoutError
 from freshrag.queue import ChangeQueue
 from freshrag.settings import Settings
-from freshrag.webhooks.entries import EntryJournal, StoredDoc
+from freshrag.state.entries import EntryJournal, StoredDoc
+from freshrag.state.locks import DocumentLocks, LockTimeoutError
 from freshrag.webhooks.fields import merged_doc
 from freshrag.webhooks.model import (
     Delivery,

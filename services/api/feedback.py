@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 
 from freshrag.documents import DocStatus, DocumentRecord, SourceKind
 from freshrag.queue import RETRY_AFTER_SECONDS
-from freshrag.training.feedback import STORAGE_ERRORS, Feedback, FeedbackLog, checked_feedback
+from freshrag.state.feedback import STORAGE_ERRORS, Feedback, FeedbackLog, checked_feedback
 from services.api.schemas import FeedbackIn, FeedbackListOut, FeedbackOut
 
 log = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ from fastapi import APIRouter, Depends, HTTPException
 
 from freshrag import lifecycle
 from freshrag.queue import FINETUNE, SWITCH_MODEL
-from freshrag.registry import ModelRun
 from freshrag.runtime import Runtime
 from freshrag.settings import SettingsError
+from freshrag.state.registry import ModelRun
 from freshrag.training.openai_runs import cancel_job, start_job
 from freshrag.training.openai_tuning import ExamplesError, OpenAIBackendError
 from freshrag.training.run import queued_run, run_in_progress, should_train, why_not

@@ -15,8 +15,8 @@ from rich.console import Console
 from freshrag.backfill import BackfillProgress
 from freshrag.documents import DocStatus
 from freshrag.health.activity import freshness
-from freshrag.health.state import CHANGES
 from freshrag.runtime import Runtime
+from freshrag.state.health import CHANGES
 from freshrag.status import collect_status
 from freshrag_cli.ingest import run_ingest
 from freshrag_cli.render import print_status

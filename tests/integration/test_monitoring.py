@@ -15,8 +15,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from freshrag.documents import Change, Op, SourceKind
 from freshrag.health import checks
 from freshrag.health.canary import CANARY_DOC_ID, CANARY_STATE, Canary, canary_text
-from freshrag.health.state import CHANGES
 from freshrag.sources import WatchedFolder
+from freshrag.state.health import CHANGES
 from services.api import create_app
 from tests.conftest import eventually
 from tests.integration.conftest import System
