@@ -17,8 +17,7 @@ from freshrag.answers.chat import ChatError
 from freshrag.answers.model import AskRequest
 from freshrag.answers.service import AnswerService
 from freshrag.retrieval import parse_mode
-from freshrag.runtime import Runtime
-from freshrag.status import collect_status
+from freshrag.status import StatusServices, collect_status
 
 INSTRUCTIONS = (
     "freshrag keeps a search index as fresh as the documents behind it. Use `ask` for an answer that cites "
@@ -46,7 +45,7 @@ class LocalTools:
     """The tools over this process's runtime. The status leaves users' queries out (as `GET /status`
     does without the admin token)."""
 
-    def __init__(self, runtime: Runtime, answers: AnswerService) -> None:
+    def __init__(self, runtime: StatusServices, answers: AnswerService) -> None:
         self._runtime = runtime
         self._answers = answers
 

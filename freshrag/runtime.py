@@ -1,4 +1,7 @@
-"""Wiring: the objects one freshrag process needs, built once from `Settings` at its entry point."""
+"""Wiring: the objects one freshrag process needs, built once from `Settings` at its entry point.
+
+Only the entry points hold a `Runtime` (the command line, the API's app factory, the worker process); the
+functions they call ask for the few services they use, as a small Protocol a `Runtime` satisfies."""
 
 from __future__ import annotations
 

@@ -30,8 +30,8 @@ class RecordSource(Protocol):
     def get_record(self, doc_id: str) -> DocumentRecord | None: ...
 
 
-class FeedbackRuntime(Protocol):
-    """What the feedback routes use of `Runtime`."""
+class FeedbackServices(Protocol):
+    """What the feedback routes use."""
 
     @property
     def store(self) -> RecordSource: ...
@@ -41,7 +41,7 @@ class FeedbackRuntime(Protocol):
 
 
 def feedback_router(
-    runtime: FeedbackRuntime,
+    runtime: FeedbackServices,
     on_feedback: Callable[[Feedback], None] | None = None,
     require_admin: Callable[..., None] | None = None,
 ) -> APIRouter:
