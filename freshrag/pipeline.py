@@ -20,11 +20,11 @@ from typing import Protocol
 
 import numpy as np
 
+from freshrag.activity import Activity
 from freshrag.catalog import Target
 from freshrag.chunking import Chunk, Chunker
 from freshrag.documents import Change, DocStatus, DocumentRecord, Op, Origin, SourceKind, content_hash
 from freshrag.embedding import Embedder
-from freshrag.health.activity import Activity
 from freshrag.parsing import Failed, ParsedDocument, Skipped, format_of, parse_file
 from freshrag.reasons import reason_kind
 from freshrag.sources import FileState, Gone, Loaded, LoadResult, Unreadable

@@ -9,12 +9,12 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
+from freshrag.activity import Activity
 from freshrag.catalog import ModelCatalog
 from freshrag.chunking import Chunker
 from freshrag.content import ContentLoader
 from freshrag.coordination import open_coordination
 from freshrag.embedding import SentenceTransformerEmbedder, load_embedder
-from freshrag.health.activity import Activity
 from freshrag.health.retrieval_choice import LiveRetrieval
 from freshrag.pipeline import Indexer
 from freshrag.queue import ChangeQueue

@@ -6,11 +6,11 @@ import time
 from collections import Counter
 from typing import Any, Protocol
 
+from freshrag.activity import CHANGES_SHOWN, freshness, knowledge_gaps
 from freshrag.backfill import BackfillProgress
 from freshrag.documents import DocStatus
 from freshrag.embedding import Embedder
 from freshrag.health import drift
-from freshrag.health.activity import CHANGES_SHOWN, freshness, knowledge_gaps
 from freshrag.health.canary import CANARY_RESULT
 from freshrag.health.checks import current, drift_key
 from freshrag.health.collector import ALIVE_SECONDS, GAP_QUERIES

@@ -7,10 +7,10 @@ import logging
 from dataclasses import asdict
 from typing import Any, Protocol
 
+from freshrag.activity import decode_vectors
 from freshrag.catalog import ModelCatalog
 from freshrag.embedding import Embedder
 from freshrag.health import drift, retrieval_choice
-from freshrag.health.activity import decode_vectors
 from freshrag.health.quality import (
     QUALITY_RESULT,
     Quality,

@@ -12,9 +12,9 @@ from typing import Protocol
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from freshrag.activity import knowledge_gaps
 from freshrag.embedding import Embedder
 from freshrag.health import drift, retrieval_choice
-from freshrag.health.activity import knowledge_gaps
 from freshrag.health.checks import current, drift_key
 from freshrag.health.quality import METRICS, QUALITY_RESULT
 from freshrag.queue import ChangeQueue

@@ -12,9 +12,9 @@ from typing import Any
 from fastapi.testclient import TestClient
 from rich.console import Console
 
+from freshrag.activity import freshness
 from freshrag.backfill import BackfillProgress
 from freshrag.documents import DocStatus
-from freshrag.health.activity import freshness
 from freshrag.runtime import Runtime
 from freshrag.state.health import CHANGES
 from freshrag.status import collect_status

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from freshrag.activity import Activity
 from freshrag.embedding import SentenceTransformerEmbedder
-from freshrag.health.activity import Activity
 from freshrag.health.checks import query_drift
 from freshrag.state.health import CHANGES, QUERIES, SqliteHealthState
 
