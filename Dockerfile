@@ -10,6 +10,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends tesseract-ocr t
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY freshrag ./freshrag
+COPY freshrag_cli ./freshrag_cli
 COPY services ./services
 COPY workers ./workers
 RUN pip install --no-cache-dir .

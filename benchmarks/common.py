@@ -66,7 +66,7 @@ def start_up(
         [
             python,
             "-m",
-            "freshrag.cli",
+            "freshrag_cli",
             "up",
             "--watch",
             str(folder),

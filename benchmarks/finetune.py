@@ -21,11 +21,11 @@ from pathlib import Path
 from common import MODEL_CACHE, PROJECT, SHARED_DATA, save
 from rich.console import Console
 
-from freshrag.cli.ingest import run_ingest
 from freshrag.documents import SourceKind, file_doc_id, root_key
 from freshrag.runtime import build_runtime
 from freshrag.settings import load_settings
 from freshrag.training.run import exclusive, fine_tune
+from freshrag_cli.ingest import run_ingest
 
 sys.path.insert(0, str(PROJECT))
 from tests.scifact import write_scifact

@@ -71,6 +71,11 @@ class Build:
     def env(self) -> dict[str, str]:
         return {"PYTHONPATH": str(self.path)}
 
+    @property
+    def cli(self) -> str:
+        """The command line's module: `freshrag_cli`, or `freshrag.cli` in a checkout older than its move."""
+        return "freshrag_cli" if (self.path / "freshrag_cli").is_dir() else "freshrag.cli"
+
 
 @dataclass
 class Load:
@@ -142,7 +147,7 @@ def ingest(build: Build, inbox: Path, data_dir: Path, log: Path) -> float:
         }
         | build.env()
     )
-    command = [build.python, "-m", "freshrag.cli", "ingest", str(inbox), "--data-dir", str(data_dir)]
+    command = [build.python, "-m", build.cli, "ingest", str(inbox), "--data-dir", str(data_dir)]
     started = time.perf_counter()
     with log.open("ab") as output:
         done = subprocess.run(

@@ -62,7 +62,7 @@ def ingest_all(checkout: Path) -> dict[str, Any]:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
         data_dir = Path(scratch) / "data"
-        command = [sys.executable, "-m", "freshrag.cli"]
+        command = [sys.executable, "-m", "freshrag_cli"]
         env = os.environ | {"FRESHRAG_MODEL_CACHE_DIR": str(MODEL_CACHE)}  # the model exported once
         started = time.perf_counter()
         done = subprocess.run(

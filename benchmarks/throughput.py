@@ -19,11 +19,11 @@ from pathlib import Path
 from common import MODEL_CACHE, SHARED_DATA, save
 from rich.console import Console
 
-from freshrag.cli.ingest import run_ingest
 from freshrag.embedding import load_embedder
 from freshrag.parsing import ParsedDocument, parse_file
 from freshrag.runtime import build_runtime
 from freshrag.settings import load_settings
+from freshrag_cli.ingest import run_ingest
 
 
 def write_corpus(folder: Path, limit: int) -> None:

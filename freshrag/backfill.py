@@ -74,7 +74,7 @@ class BurstDetector:
 
 
 class SharedCounters(Protocol):
-    """What progress needs of the shared health state (`freshrag.health.state.HealthState` has it)."""
+    """What progress needs of the shared health state (`freshrag.state.health.HealthState` has it)."""
 
     def put(self, key: str, value: dict[str, Any]) -> None: ...
 

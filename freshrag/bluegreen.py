@@ -28,8 +28,8 @@ from freshrag import lifecycle
 from freshrag.catalog import ALIAS_CACHE_SECONDS, ModelCatalog
 from freshrag.chunking import Chunker
 from freshrag.embedding import Embedder
-from freshrag.locks import DocumentLocks, barrier
-from freshrag.registry import ModelRun, RunStatus
+from freshrag.state.locks import DocumentLocks, barrier
+from freshrag.state.registry import ModelRun, RunStatus
 from freshrag.store import ChunkPoint, Store, chunk_collection
 from freshrag.store.keywords import chunk_terms
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from freshrag.embedding import Embedder, SentenceTransformerEmbedder
-from freshrag.registry import Backend, ModelRun, Registry, RunStatus
 from freshrag.settings import Settings
+from freshrag.state.registry import Backend, ModelRun, Registry, RunStatus
 from freshrag.store import Store, chunk_collection
 
 log = logging.getLogger(__name__)

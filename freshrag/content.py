@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from freshrag.canary_document import load_canary
 from freshrag.documents import Change, SourceKind
-from freshrag.health.canary import load_canary
-from freshrag.health.state import HealthState
 from freshrag.sources import LoadResult, Unreadable, load_file, watched_folder_of
+from freshrag.state.health import HealthState
 from freshrag.webhooks.loading import EntryLoader
 
 

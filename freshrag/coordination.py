@@ -1,22 +1,32 @@
-"""What processes share to cooperate on one queue: claims of waiting changes, document locks, dead
-letters, the journal of CMS entries and the health state (recent activity, check results, heartbeats). In
-memory (and SQLite) when embedded; in Redis, the broker itself, when distributed."""
+"""What processes share to cooperate on one queue: claims of waiting changes, document locks, the run lock,
+dead letters, the journal of CMS entries, the health state (recent activity, check results, heartbeats),
+feedback and the model registry. In memory (and SQLite) when embedded; in Redis, the broker itself, when
+distributed.
+
+The one place that picks a backend for each of them: every other module takes the store it is given. A
+process talks to the broker's Redis through one client (one connection pool), whatever it opens.
+"""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import redis
 
 from freshrag.backfill import BackfillProgress
-from freshrag.dead_letters import DeadLetters, RedisDeadLetters, SqliteDeadLetters
-from freshrag.health.state import ANSWERS, CHANGES, QUERIES, HealthState, RedisHealthState, SqliteHealthState
-from freshrag.locks import DocumentLocks, InProcessLocks, RedisLocks
-from freshrag.pending import InProcessPending, PendingChanges, RedisPending
 from freshrag.queue import ChangeQueue, make_client
 from freshrag.settings import Settings
-from freshrag.training.feedback import FeedbackLog, open_feedback
-from freshrag.webhooks.entries import EntryJournal, RedisEntryJournal, SqliteEntryJournal
+from freshrag.state.dead_letters import DeadLetters, RedisDeadLetters, SqliteDeadLetters
+from freshrag.state.entries import EntryJournal, RedisEntryJournal, SqliteEntryJournal
+from freshrag.state.feedback import FeedbackLog, RedisFeedbackLog, SqliteFeedbackLog
+from freshrag.state.health import ANSWERS, CHANGES, QUERIES, HealthState, RedisHealthState, SqliteHealthState
+from freshrag.state.locks import DocumentLocks, FileRunLock, InProcessLocks, RedisLocks, RedisRunLock, RunLock
+from freshrag.state.pending import InProcessPending, PendingChanges, RedisPending
+from freshrag.state.registry import RedisRegistry, Registry, SqliteRegistry
+
+_clients: dict[str, redis.Redis] = {}
+_clients_guard = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -24,42 +34,81 @@ class Coordination:
     queue: ChangeQueue
     pending: PendingChanges
     locks: DocumentLocks
+    run_lock: RunLock
     dead_letters: DeadLetters
     journal: EntryJournal
     health: HealthState
     feedback: FeedbackLog
+    registry: Registry
+
+
+def redis_client(url: str) -> redis.Redis:
+    """The process's one client of the Redis at `url`, shared by every store and lock (its pool is
+    thread-safe, and starts afresh in a forked child). Connects lazily, on the first command."""
+    with _clients_guard:
+        client = _clients.get(url)
+        if client is None:
+            client = redis.Redis.from_url(
+                url, socket_connect_timeout=3, socket_timeout=10, health_check_interval=30
+            )
+            _clients[url] = client
+        return client
+
+
+def open_registry(settings: Settings) -> Registry:
+    """The model registry: `<data_dir>/models.sqlite3` when embedded, the broker's Redis when distributed."""
+    if settings.embedded:
+        return Registry(SqliteRegistry(settings.data_dir / "models.sqlite3"))
+    return Registry(RedisRegistry(redis_client(settings.broker_url)))
+
+
+def open_feedback(settings: Settings, client: redis.Redis | None) -> FeedbackLog:
+    """SQLite under the data dir when embedded; the Redis list on `client` (the broker) when distributed."""
+    if settings.embedded:
+        return SqliteFeedbackLog(settings.data_dir / "feedback.sqlite3")
+    if client is None:
+        raise ValueError("distributed mode keeps feedback in Redis: pass the broker's client")
+    return RedisFeedbackLog(client)
 
 
 def open_coordination(settings: Settings) -> Coordination:
     """Connects lazily: nothing here fails when the broker is down, only the calls made later."""
     pending: PendingChanges
     locks: DocumentLocks
+    run_lock: RunLock
     dead_letters: DeadLetters
     journal: EntryJournal
     health: HealthState
-    feedback: FeedbackLog
     caps = {CHANGES: 1000, QUERIES: max(2 * settings.drift_window, 1000), ANSWERS: 1000}
-    if settings.embedded:
+    client = None if settings.embedded else redis_client(settings.broker_url)
+    if client is None:
         pending = InProcessPending(settings.task_expires_seconds, settings.reindex_interval_seconds)
         locks = InProcessLocks()
+        run_lock = FileRunLock(settings.data_dir / "model-switch.lock")
         dead_letters = SqliteDeadLetters(settings.data_dir / "dead-letters.sqlite3")
         journal = SqliteEntryJournal(settings.data_dir / "webhooks.sqlite3")
         health = SqliteHealthState(settings.data_dir / "health.sqlite3", caps)
-        feedback = open_feedback(settings, None)
     else:
-        client = redis.Redis.from_url(
-            settings.broker_url, socket_connect_timeout=3, socket_timeout=10, health_check_interval=30
-        )
         pending = RedisPending(client, settings.task_expires_seconds, settings.reindex_interval_seconds)
         locks = RedisLocks(client)
+        run_lock = RedisRunLock(client)
         dead_letters = RedisDeadLetters(client)
         journal = RedisEntryJournal(client)
         health = RedisHealthState(client, caps)
-        feedback = open_feedback(settings, client)
     queue = ChangeQueue(
         make_client(settings), pending, settings.task_expires_seconds, backfill=BackfillProgress(health)
     )
-    return Coordination(queue, pending, locks, dead_letters, journal, health, feedback)
+    return Coordination(
+        queue,
+        pending,
+        locks,
+        run_lock,
+        dead_letters,
+        journal,
+        health,
+        open_feedback(settings, client),
+        open_registry(settings),
+    )
 
 
 def replay_dead_letters(dead_letters: DeadLetters, queue: ChangeQueue) -> int:

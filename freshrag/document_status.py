@@ -1,7 +1,7 @@
 """The status a user sees for a document: the one place that combines what each part of freshrag knows of it.
 
-Three owners each hold part of a document's state: the queue's claim (`freshrag.pending`: a change of it is
-waiting), the store's record (what was indexed, or why not) and the dead letters (its latest change kept
+Three owners each hold part of a document's state: the queue's claim (`freshrag.state.pending`: a change of it
+is waiting), the store's record (what was indexed, or why not) and the dead letters (its latest change kept
 failing). Their order is fixed here and only here: a dead letter over the record (the document is failed, with
 the reason, whatever the index still holds), the record over a claim (a waiting change is news only for a
 document the index has never recorded). `GET /documents`, `GET /status`, the status page and `freshrag status`
@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from freshrag.dead_letters import DeadLetter, DeadLetters
 from freshrag.documents import DocStatus, DocumentRecord, source_kind_of
-from freshrag.pending import PendingChanges
 from freshrag.reasons import reason_kind
+from freshrag.state.dead_letters import DeadLetter, DeadLetters
+from freshrag.state.pending import PendingChanges
 
 
 class Records(Protocol):

@@ -53,8 +53,8 @@ class Change:
     version: int | None = None
     root: str | None = None
     origin: Origin = Origin.LIVE
-    # The claim of the document that the task of this change runs under (see `freshrag.pending`): set by the
-    # queue as it sends the change, kept by its retries.
+    # The claim of the document that the task of this change runs under (see `freshrag.state.pending`): set
+    # by the queue as it sends the change, kept by its retries.
     claim: str | None = None
 
     def to_message(self) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from freshrag.registry import ModelRun, RunStatus
+from freshrag.state.registry import ModelRun, RunStatus
 
 
 class Stage(StrEnum):

@@ -1,7 +1,7 @@
 """The MCP server: freshrag's search, grounded answers, documents and status as tools for agents, with the
 official `mcp` SDK. The API serves it over Streamable HTTP at `/mcp`; `freshrag mcp` over stdio for desktop
 clients. The tools call a `FreshragTools`: this process's runtime (`LocalTools`), or a running instance's
-HTTP API (`freshrag.cli.mcp`), so the same four tools answer the same way wherever they run."""
+HTTP API (`freshrag_cli.mcp`), so the same four tools answer the same way wherever they run."""
 
 from __future__ import annotations
 
@@ -18,8 +18,7 @@ from freshrag.answers.model import AskRequest
 from freshrag.answers.service import AnswerService
 from freshrag.document_status import DocumentStatus
 from freshrag.retrieval import parse_mode
-from freshrag.runtime import Runtime
-from freshrag.status import collect_status
+from freshrag.status import StatusServices, collect_status
 
 INSTRUCTIONS = (
     "freshrag keeps a search index as fresh as the documents behind it. Use `ask` for an answer that cites "
@@ -47,7 +46,7 @@ class LocalTools:
     """The tools over this process's runtime. The status leaves users' queries out (as `GET /status`
     does without the admin token)."""
 
-    def __init__(self, runtime: Runtime, answers: AnswerService) -> None:
+    def __init__(self, runtime: StatusServices, answers: AnswerService) -> None:
         self._runtime = runtime
         self._answers = answers
         self._documents = DocumentStatus(runtime.store, runtime.dead_letters, runtime.queue.pending)

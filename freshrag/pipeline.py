@@ -20,15 +20,15 @@ from typing import Protocol
 
 import numpy as np
 
+from freshrag.activity import Activity
 from freshrag.catalog import Target
 from freshrag.chunking import Chunk, Chunker
 from freshrag.documents import Change, DocStatus, DocumentRecord, Op, Origin, SourceKind, content_hash
 from freshrag.embedding import Embedder
-from freshrag.health.activity import Activity
-from freshrag.locks import DocumentLocks
 from freshrag.parsing import Failed, ParsedDocument, ParseResult, Skipped, format_of, parse_file
 from freshrag.reasons import reason_kind
 from freshrag.sources import Ack, FileState, Gone, Loaded, LoadResult, Unreadable, nothing_to_ack
+from freshrag.state.locks import DocumentLocks
 from freshrag.store import ChunkPoint, Store, chunk_point_id
 from freshrag.store.keywords import chunk_terms
 from freshrag.telemetry import Metrics

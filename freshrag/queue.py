@@ -2,7 +2,7 @@
 
 Ingress (watcher, API) enqueues through `ChangeQueue` and never imports task code; workers register the
 tasks under these names. A change is enqueued only if its document has no change already waiting
-(coalescing, see `freshrag.pending`); a live change that is part of a burst is sent as a backfill (see
+(coalescing, see `freshrag.state.pending`); a live change that is part of a burst is sent as a backfill (see
 `freshrag.backfill`).
 """
 
@@ -22,8 +22,8 @@ from kombu.exceptions import OperationalError
 
 from freshrag.backfill import BackfillProgress, BurstDetector
 from freshrag.documents import Change, Origin
-from freshrag.pending import PendingChanges
 from freshrag.settings import Settings, cron_fields
+from freshrag.state.pending import PendingChanges
 
 INDEX_DOCUMENT = "freshrag.index_document"
 RECONCILE_FOLDER = "freshrag.reconcile_folder"

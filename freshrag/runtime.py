@@ -1,4 +1,7 @@
-"""Wiring: the objects one freshrag process needs, built once from `Settings` at its entry point."""
+"""Wiring: the objects one freshrag process needs, built once from `Settings` at its entry point.
+
+Only the entry points hold a `Runtime` (the command line, the API's app factory, the worker process); the
+functions they call ask for the few services they use, as a small Protocol a `Runtime` satisfies."""
 
 from __future__ import annotations
 
@@ -6,27 +9,27 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
+from freshrag.activity import Activity
 from freshrag.catalog import ModelCatalog
 from freshrag.chunking import Chunker
 from freshrag.content import ContentLoader
 from freshrag.coordination import open_coordination
-from freshrag.dead_letters import DeadLetters
 from freshrag.embedding import SentenceTransformerEmbedder, load_embedder
-from freshrag.health.activity import Activity
 from freshrag.health.retrieval_choice import LiveRetrieval
-from freshrag.health.state import HealthState
-from freshrag.locks import DocumentLocks
 from freshrag.pipeline import Indexer
 from freshrag.queue import ChangeQueue
-from freshrag.registry import Registry, open_registry
 from freshrag.search import SearchService
 from freshrag.settings import Settings
 from freshrag.sources import IgnoreRules, WatchedFolder
+from freshrag.state.dead_letters import DeadLetters
+from freshrag.state.entries import EntryJournal
+from freshrag.state.feedback import FeedbackLog
+from freshrag.state.health import HealthState
+from freshrag.state.locks import DocumentLocks, RunLock
+from freshrag.state.registry import Registry
 from freshrag.storage_health import StorageHealth
 from freshrag.store import Store, open_store
 from freshrag.telemetry import Metrics
-from freshrag.training.feedback import FeedbackLog
-from freshrag.webhooks.entries import EntryJournal
 from freshrag.webhooks.loading import EntryLoader
 
 
@@ -46,6 +49,7 @@ class Runtime:
     health: HealthState
     feedback: FeedbackLog
     locks: DocumentLocks
+    run_lock: RunLock
     metrics: Metrics
     storage: StorageHealth
     rules: IgnoreRules
@@ -90,7 +94,7 @@ def build_runtime(
         tokenizer=embedder.counting_tokenizer,
     )
     shared = open_coordination(settings)
-    models = ModelCatalog(settings, store, open_registry(settings), embedder)
+    models = ModelCatalog(settings, store, shared.registry, embedder)
     models.record_base()
     load = ContentLoader(
         EntryLoader(shared.journal, settings),
@@ -125,6 +129,7 @@ def build_runtime(
         health=shared.health,
         feedback=shared.feedback,
         locks=shared.locks,
+        run_lock=shared.run_lock,
         metrics=metrics,
         storage=StorageHealth(metrics.storage_writable),
         rules=IgnoreRules(settings.ignore_patterns),

@@ -9,8 +9,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from freshrag.activity import Activity
 from freshrag.catalog import ModelCatalog
-from freshrag.health.activity import Activity
 from freshrag.retrieval import DEFAULT_RETRIEVAL, Retrieval
 from freshrag.store import ChunkQuery, Hit, SearchMode, Store
 from freshrag.store.keywords import query_terms

@@ -29,8 +29,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from freshrag.webhooks.config import WebhookSource
-from freshrag.webhooks.platforms import PLATFORMS, SOURCES
+from freshrag.webhook_settings import SECRETS, SOURCES, WebhookSource
 
 ENV_PREFIX = "FRESHRAG_"
 WEBHOOK_FIELD_PREFIX = "webhook_secret_"
@@ -197,12 +196,12 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="Per-source webhook options (content-type mappings, fetching, repositories); see README.",
     )
-    # One secret per webhook platform, `webhook_secret_<name>` (FRESHRAG_WEBHOOK_SECRET_<NAME>), declared
-    # by the platform's module: adding a platform adds its setting. The class body's namespace is a dict.
-    for _platform in PLATFORMS.values():
-        __annotations__[f"{WEBHOOK_FIELD_PREFIX}{_platform.name}"] = "SecretStr | None"
-        locals()[f"{WEBHOOK_FIELD_PREFIX}{_platform.name}"] = Field(None, description=_platform.setting_help)
-    del _platform
+    # One secret per webhook platform, `webhook_secret_<name>` (FRESHRAG_WEBHOOK_SECRET_<NAME>), named in
+    # the webhooks' settings group: adding a platform adds its setting. The class body's namespace is a dict.
+    for _name, _secret in SECRETS.items():
+        __annotations__[f"{WEBHOOK_FIELD_PREFIX}{_name}"] = "SecretStr | None"
+        locals()[f"{WEBHOOK_FIELD_PREFIX}{_name}"] = Field(None, description=_secret.help)
+    del _name, _secret
     max_request_bytes: int = Field(
         1_048_576,
         ge=1024,
@@ -427,7 +426,7 @@ class Settings(BaseSettings):
     @classmethod
     def _usable_webhook_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         """A secret the platform could never verify with stops start-up (the platform says why)."""
-        check = PLATFORMS[str(info.field_name).removeprefix(WEBHOOK_FIELD_PREFIX)].check_secret
+        check = SECRETS[str(info.field_name).removeprefix(WEBHOOK_FIELD_PREFIX)].check
         if value is not None and check is not None:
             check(value.get_secret_value())
         return value

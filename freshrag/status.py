@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Protocol
 
+from freshrag.activity import CHANGES_SHOWN, freshness, knowledge_gaps
 from freshrag.backfill import BackfillProgress
 from freshrag.document_status import DocumentStatus
 from freshrag.documents import DocStatus
+from freshrag.embedding import Embedder
 from freshrag.health import drift
-from freshrag.health.activity import CHANGES_SHOWN, freshness, knowledge_gaps
 from freshrag.health.canary import CANARY_RESULT
 from freshrag.health.checks import current, drift_key
 from freshrag.health.collector import ALIVE_SECONDS, GAP_QUERIES
 from freshrag.health.quality import QUALITY_RESULT
 from freshrag.health.retrieval_choice import search_status
-from freshrag.health.state import ANSWERS, CHANGES, QUERIES
-from freshrag.runtime import Runtime
+from freshrag.queue import ChangeQueue
+from freshrag.search import SearchService
+from freshrag.settings import Settings
+from freshrag.sources import WatchedFolder
+from freshrag.state.dead_letters import DeadLetters
+from freshrag.state.health import ANSWERS, CHANGES, QUERIES, HealthState
+from freshrag.store import Store
 
 PROBLEMS_SHOWN = 50
 ANSWERS_SHOWN = 20
@@ -26,7 +32,35 @@ ANSWERS_COUNTED = 1000
 FRESHNESS_WINDOW = 1000
 
 
-def collect_status(runtime: Runtime, *, show_queries: bool = True) -> dict[str, Any]:
+class StatusServices(Protocol):
+    """What the status summary reads."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def health(self) -> HealthState: ...
+
+    @property
+    def embedder(self) -> Embedder: ...
+
+    @property
+    def queue(self) -> ChangeQueue: ...
+
+    @property
+    def dead_letters(self) -> DeadLetters: ...
+
+    @property
+    def search(self) -> SearchService: ...
+
+    @property
+    def folders(self) -> list[WatchedFolder]: ...
+
+
+def collect_status(runtime: StatusServices, *, show_queries: bool = True) -> dict[str, Any]:
     """Documents by status, chunks, backlog, the documents not indexed with their reasons (all of them
     counted by kind of reason in `problems_by_reason`), and the health picture: freshness of recent live
     changes, the progress of the latest backfill, the canary, drift, retrieval quality and knowledge gaps.
@@ -89,6 +123,6 @@ def _gaps_shown(found: list[dict[str, Any]], show_queries: bool) -> dict[str, An
     return {"knowledge_gaps": [], "knowledge_gaps_hidden": len(found)}
 
 
-def gaps(runtime: Runtime) -> list[dict[str, Any]]:
+def gaps(runtime: StatusServices) -> list[dict[str, Any]]:
     """Recent user queries the index answers badly: best score under FRESHRAG_GAP_SCORE, most asked first."""
     return knowledge_gaps(runtime.health.tail(QUERIES, GAP_QUERIES), runtime.settings.gap_score)

@@ -18,10 +18,10 @@ from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
 
 from freshrag.coordination import open_coordination
 from freshrag.health.collector import HEARTBEAT_SECONDS
-from freshrag.health.state import HealthState
 from freshrag.queue import QUEUES, beat_schedule, celery_config
 from freshrag.runtime import Runtime, build_runtime
 from freshrag.settings import load_settings
+from freshrag.state.health import HealthState
 
 app = Celery("freshrag", include=["workers.indexing", "workers.evaluation", "workers.training"])
 

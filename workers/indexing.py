@@ -7,19 +7,23 @@ import random
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from celery.exceptions import Reject
 
 from freshrag.backfill import BackfillProgress
-from freshrag.dead_letters import dead_letter
 from freshrag.documents import Change, Op, Origin, SourceKind
 from freshrag.pipeline import IndexingInterrupted
-from freshrag.queue import INDEX_DOCUMENT, RECONCILE_FOLDER, RECONCILE_WATCHED, SYNC_REPOSITORY
+from freshrag.queue import INDEX_DOCUMENT, RECONCILE_FOLDER, RECONCILE_WATCHED, SYNC_REPOSITORY, ChangeQueue
 from freshrag.reconcile import folder_changes
 from freshrag.repositories import GitError, clone_folder, pull
-from freshrag.runtime import Runtime
+from freshrag.settings import Settings
 from freshrag.sources import WatchedFolder
+from freshrag.state.dead_letters import DeadLetters, dead_letter
+from freshrag.state.entries import EntryJournal
+from freshrag.state.health import HealthState
+from freshrag.storage_health import StorageHealth
+from freshrag.telemetry import Metrics
 from freshrag.webhooks.intake import resubmit_unapplied
 from workers.app import app, current_runtime
 
@@ -68,12 +72,40 @@ def index_document(change: dict[str, Any], attempt: int = 1) -> dict[str, Any]:
     return outcome.to_json()
 
 
-def _backfill_done(runtime: Runtime, change: Change) -> None:
+class FailureServices(Protocol):
+    """What settling a failed or interrupted change uses: the queue to retry it, the dead letters to
+    park it, the journal and health state it is recorded in, and the data dir's storage health."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def queue(self) -> ChangeQueue: ...
+
+    @property
+    def dead_letters(self) -> DeadLetters: ...
+
+    @property
+    def storage(self) -> StorageHealth: ...
+
+    @property
+    def journal(self) -> EntryJournal: ...
+
+    @property
+    def metrics(self) -> Metrics: ...
+
+    @property
+    def health(self) -> HealthState: ...
+
+
+def _backfill_done(runtime: FailureServices, change: Change) -> None:
     if change.origin is Origin.BACKFILL:
         BackfillProgress(runtime.health).done()
 
 
-def _interrupted(runtime: Runtime, change: Change, attempt: int, exc: IndexingInterrupted) -> dict[str, Any]:
+def _interrupted(
+    runtime: FailureServices, change: Change, attempt: int, exc: IndexingInterrupted
+) -> dict[str, Any]:
     """Not a failure of the change: send it again as the same attempt, due once this worker is gone (a
     message given back at once would come straight back to it while it stops). On Redis the next worker
     runs it; embedded, the queue ends with the process and the start-up reconcile or the journal finds it."""
@@ -85,7 +117,7 @@ def _interrupted(runtime: Runtime, change: Change, attempt: int, exc: IndexingIn
     return {"doc_id": change.doc_id, "outcome": "interrupted", "reason": str(exc)}
 
 
-def _failed(runtime: Runtime, change: Change, attempt: int, exc: Exception) -> dict[str, Any]:
+def _failed(runtime: FailureServices, change: Change, attempt: int, exc: Exception) -> dict[str, Any]:
     settings = runtime.settings
     try:
         if attempt > settings.task_max_retries:
@@ -106,7 +138,7 @@ def _failed(runtime: Runtime, change: Change, attempt: int, exc: Exception) -> d
         raise Reject(follow_up, requeue=True) from exc
 
 
-def _dead_letter(runtime: Runtime, change: Change, attempt: int, exc: Exception) -> dict[str, Any]:
+def _dead_letter(runtime: FailureServices, change: Change, attempt: int, exc: Exception) -> dict[str, Any]:
     """Park `change` as a dead letter. If the data dir cannot take it (read-only, full), the change is
     tried again later, with a backoff that grows to `STORAGE_BACKOFF_MAX_SECONDS`: sending it back at once
     would spin on the same failed write, and dropping it would lose it."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from freshrag import lifecycle
 from freshrag.queue import FINETUNE, FINETUNE_CHECK, POLL_OPENAI_JOBS, SWITCH_MODEL
-from freshrag.registry import RunStatus
+from freshrag.state.registry import RunStatus
 from freshrag.training import openai_runs
 from freshrag.training.run import RunInProgressError, exclusive, fine_tune, should_train
 from freshrag.training.switching import switch_target, switch_to

@@ -5,20 +5,37 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from freshrag.advice.framework import Figures
 from freshrag.documents import Origin
 from freshrag.health.quality import QUALITY_RESULT
-from freshrag.health.state import ANSWERS, CHANGES, QUERIES
-from freshrag.registry import Backend, ModelRun, RunStatus
-from freshrag.runtime import Runtime
+from freshrag.settings import Settings
+from freshrag.state.health import ANSWERS, CHANGES, QUERIES, HealthState
+from freshrag.state.registry import Backend, ModelRun, Registry, RunStatus
+from freshrag.store import Store
 
 DAY = 86_400.0
 LOG_READ = 10_000  # more than any log keeps
 
 
-def gather_figures(runtime: Runtime, now: float | None = None) -> Figures:
+class FigureSources(Protocol):
+    """What the advice's figures are read from."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def health(self) -> HealthState: ...
+
+    @property
+    def registry(self) -> Registry: ...
+
+    @property
+    def store(self) -> Store: ...
+
+
+def gather_figures(runtime: FigureSources, now: float | None = None) -> Figures:
     """Read every figure the framework asks about from `runtime`'s store, logs, registry and settings."""
     now = time.time() if now is None else now
     settings, health = runtime.settings, runtime.health

@@ -10,7 +10,7 @@ import re
 import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from freshrag.answers.chat import ChatError, ChatModel, OpenAIChat
 from freshrag.answers.citations import check_citations
@@ -30,11 +30,10 @@ from freshrag.answers.model import (
 )
 from freshrag.answers.prompt import build_prompt, model_only_prompt
 from freshrag.answers.routes import Chosen, choose_route
-from freshrag.registry import Backend
 from freshrag.retrieval import parse_mode
-from freshrag.runtime import Runtime
 from freshrag.search import SearchService
 from freshrag.settings import Settings
+from freshrag.state.registry import Backend, Registry
 from freshrag.telemetry import Metrics
 
 log = logging.getLogger(__name__)
@@ -226,7 +225,23 @@ def _words(text: str) -> str:
     return " ".join(re.sub(r"\[[\d,\s]*\]|[^\w' ]", " ", text).split())
 
 
-def build_answer_service(runtime: Runtime, chat: ChatModel | None = None) -> AnswerService:
+class AnswerSources(Protocol):
+    """What the answer service is built from."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def search(self) -> SearchService: ...
+
+    @property
+    def metrics(self) -> Metrics: ...
+
+    @property
+    def registry(self) -> Registry: ...
+
+
+def build_answer_service(runtime: AnswerSources, chat: ChatModel | None = None) -> AnswerService:
     """The answer service of a process, over its runtime's search, metrics, registry and activity log."""
 
     def fine_tuned_model() -> str | None:

@@ -16,14 +16,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from freshrag.canary_document import CANARY_DOC_ID, CANARY_STATE
 from freshrag.documents import Change, Op, SourceKind
-from freshrag.health.state import HealthState
 from freshrag.queue import ChangeQueue
 from freshrag.search import SearchService
-from freshrag.sources import FileState, Gone, Loaded, LoadResult
+from freshrag.state.health import HealthState
 
-CANARY_DOC_ID = "canary:probe"
-CANARY_STATE = "canary:document"
 CANARY_RESULT = "canary:last"
 CANARY_RUNNING = "canary:running"
 # Each poll is a filtered search (a scan over plain segments): often enough to measure
@@ -40,23 +38,6 @@ class CanaryResult:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def canary_text(nonce: str) -> str:
-    return (
-        f"# freshrag canary\n\nCanary probe {nonce}: a synthetic document that checks freshness end to end.\n"
-    )
-
-
-def load_canary(state: HealthState) -> LoadResult:
-    """The canary's current content, as the worker reads it."""
-    document = state.get(CANARY_STATE)
-    if document is None or not document.get("present"):
-        return Gone()
-    data = canary_text(str(document["nonce"])).encode()
-    return Loaded(
-        data, FileState(size=len(data), mtime_ns=int(document["written_at"] * 1e9)), name="canary.md"
-    )
 
 
 class Canary:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Protocol
 
+from freshrag.activity import decode_vectors
+from freshrag.catalog import ModelCatalog
+from freshrag.embedding import Embedder
 from freshrag.health import drift, retrieval_choice
-from freshrag.health.activity import decode_vectors
 from freshrag.health.quality import (
     QUALITY_RESULT,
     Quality,
@@ -16,8 +18,12 @@ from freshrag.health.quality import (
     evaluate_golden_set,
     golden_set_name,
 )
-from freshrag.health.state import QUERIES, HealthState
-from freshrag.runtime import Runtime
+from freshrag.queue import ChangeQueue
+from freshrag.search import SearchService
+from freshrag.settings import Settings
+from freshrag.sources import WatchedFolder
+from freshrag.state.health import QUERIES, HealthState
+from freshrag.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +45,53 @@ def current(result: dict[str, Any] | None, model_version: str) -> dict[str, Any]
     return result if result is not None and result.get("model_version") == model_version else None
 
 
-def measure_corpus_drift(runtime: Runtime) -> drift.Drift | None:
+class CorpusServices(Protocol):
+    """What the drift checks use: the live model's version, the store they sample and the state they keep
+    their reference and results in."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def embedder(self) -> Embedder: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def health(self) -> HealthState: ...
+
+
+class DriftServices(CorpusServices, Protocol):
+    """The corpus drift check also looks at the queue: it waits for a quiet index."""
+
+    @property
+    def queue(self) -> ChangeQueue: ...
+
+
+class QualityServices(Protocol):
+    """What the golden-set check uses."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def health(self) -> HealthState: ...
+
+    @property
+    def models(self) -> ModelCatalog: ...
+
+    @property
+    def search(self) -> SearchService: ...
+
+    @property
+    def folders(self) -> list[WatchedFolder]: ...
+
+
+def measure_corpus_drift(runtime: DriftServices) -> drift.Drift | None:
     """Corpus drift of a random sample of live chunk vectors; a model's first measure is its reference."""
     size = runtime.settings.drift_sample_size
     model = runtime.embedder.model_version
@@ -61,7 +113,7 @@ def measure_corpus_drift(runtime: Runtime) -> drift.Drift | None:
     return _record(state, drift.measure(reference, live))
 
 
-def reset_corpus_reference(runtime: Runtime) -> None:
+def reset_corpus_reference(runtime: CorpusServices) -> None:
     """Take the corpus reference again now (a promotion of a model calls this once its collection is live)."""
     size = runtime.settings.drift_sample_size
     model = runtime.embedder.model_version
@@ -71,7 +123,7 @@ def reset_corpus_reference(runtime: Runtime) -> None:
         runtime.health.put(reference_key(drift.CORPUS, model), reference.to_json())
 
 
-def measure_query_drift(runtime: Runtime) -> drift.Drift | None:
+def measure_query_drift(runtime: CorpusServices) -> drift.Drift | None:
     """Query drift of the newest window of user queries; the first full window a model answered is its
     reference."""
     return query_drift(runtime.health, runtime.embedder.model_version, runtime.settings.drift_window)
@@ -92,7 +144,7 @@ def query_drift(state: HealthState, model: str, window: int) -> drift.Drift | No
     return _record(state, drift.measure(reference, _vectors(recent)))
 
 
-def evaluate_quality(runtime: Runtime) -> Quality | None:
+def evaluate_quality(runtime: QualityServices) -> Quality | None:
     """Score the live index on the golden set under the live retrieval; unless a mode is pinned, also score
     every candidate retrieval and move search to a better one (see `freshrag.health.retrieval_choice`)."""
     folder = runtime.settings.golden_set

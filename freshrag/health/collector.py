@@ -7,16 +7,22 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from typing import Protocol
 
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from freshrag.activity import knowledge_gaps
+from freshrag.embedding import Embedder
 from freshrag.health import drift, retrieval_choice
-from freshrag.health.activity import knowledge_gaps
 from freshrag.health.checks import current, drift_key
 from freshrag.health.quality import METRICS, QUALITY_RESULT
-from freshrag.health.state import QUERIES
-from freshrag.runtime import Runtime
+from freshrag.queue import ChangeQueue
+from freshrag.search import SearchService
+from freshrag.settings import Settings
+from freshrag.state.dead_letters import DeadLetters
+from freshrag.state.health import QUERIES, HealthState
+from freshrag.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +32,33 @@ ALIVE_SECONDS = 60.0
 GAP_QUERIES = 1000
 
 
+class CollectorServices(Protocol):
+    """What the collector reads at each scrape."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def health(self) -> HealthState: ...
+
+    @property
+    def embedder(self) -> Embedder: ...
+
+    @property
+    def queue(self) -> ChangeQueue: ...
+
+    @property
+    def dead_letters(self) -> DeadLetters: ...
+
+    @property
+    def search(self) -> SearchService: ...
+
+
 class HealthCollector(Collector):
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: CollectorServices) -> None:
         self._runtime = runtime
 
     def collect(self) -> Iterator[Metric]:

@@ -13,9 +13,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from freshrag.health.state import HealthState
 from freshrag.retrieval import Retrieval
 from freshrag.settings import Settings
+from freshrag.state.health import HealthState
 from freshrag.store.interfaces import SearchMode
 
 RETRIEVAL_KEY = "search:retrieval"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from freshrag.registry import METRIC_NAMES
+from freshrag.state.registry import METRIC_NAMES
 
 _LABELS = {"ndcg_at_10": "nDCG@10", "recall_at_10": "recall@10", "mrr_at_10": "MRR@10"}
 # Metrics are rounded to 6 decimals: below this, a difference is float subtraction's error, not a change

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Protocol
 
 from freshrag import lifecycle
-from freshrag.registry import Backend, ModelRun, RunStatus
-from freshrag.runtime import Runtime
+from freshrag.search import SearchService
+from freshrag.settings import Settings
+from freshrag.state.registry import Backend, ModelRun, Registry, RunStatus
+from freshrag.telemetry import Metrics
 from freshrag.training.openai_tuning import (
     JobState,
     OpenAIFineTuner,
@@ -27,14 +30,31 @@ OPENAI = Backend.OPENAI.value
 _CONTEXT_CHUNKS = 3
 
 
-def _tuner(runtime: Runtime) -> OpenAIFineTuner:
+class JobServices(Protocol):
+    """What OpenAI fine-tuning jobs use: the settings, the registry that records them, search for the
+    examples' context, and the run counter."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def registry(self) -> Registry: ...
+
+    @property
+    def search(self) -> SearchService: ...
+
+    @property
+    def metrics(self) -> Metrics: ...
+
+
+def _tuner(runtime: JobServices) -> OpenAIFineTuner:
     settings = runtime.settings
     return OpenAIFineTuner(
         openai_client(settings), settings.openai_model, max_example_tokens=settings.openai_max_example_tokens
     )
 
 
-def start_job(runtime: Runtime, trigger: str) -> ModelRun:
+def start_job(runtime: JobServices, trigger: str) -> ModelRun:
     """Build the chat examples from the curated file, check them, upload them and create the job."""
     settings = runtime.settings
     if settings.openai_examples is None:
@@ -60,12 +80,12 @@ def start_job(runtime: Runtime, trigger: str) -> ModelRun:
     return run
 
 
-def _context(runtime: Runtime, question: str) -> str:
+def _context(runtime: JobServices, question: str) -> str:
     answer = runtime.search.search(question, _CONTEXT_CHUNKS)
     return "\n\n".join(f"[{hit.title or hit.uri}]\n{hit.text}" for hit in answer.results)
 
 
-def poll_jobs(runtime: Runtime) -> list[ModelRun]:
+def poll_jobs(runtime: JobServices) -> list[ModelRun]:
     """Poll every running job once and record what changed; returns the runs polled."""
     running = [
         run
@@ -80,7 +100,7 @@ def poll_jobs(runtime: Runtime) -> list[ModelRun]:
     return running
 
 
-def cancel_job(runtime: Runtime, version: str) -> ModelRun:
+def cancel_job(runtime: JobServices, version: str) -> ModelRun:
     run = runtime.registry.get(version)
     if run is None or run.backend is not Backend.OPENAI:
         raise ValueError(f"no OpenAI fine-tuning job {version!r}")
@@ -88,7 +108,7 @@ def cancel_job(runtime: Runtime, version: str) -> ModelRun:
     return run
 
 
-def _record(runtime: Runtime, run: ModelRun, state: JobState) -> None:
+def _record(runtime: JobServices, run: ModelRun, state: JobState) -> None:
     run.job = state.to_json()
     lifecycle.job_polled(run, state.status)
     run.duration_s = round(time.time() - run.created_at, 3)

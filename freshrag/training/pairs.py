@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from freshrag.embedding import Embedder
+from freshrag.state.feedback import Feedback
 from freshrag.store import Store
-from freshrag.training.feedback import Feedback
 
 FEEDBACK, CORPUS, LLM = "feedback", "corpus", "llm"
 _MIN_ANCHOR, _MAX_ANCHOR = 3, 200

@@ -15,20 +15,27 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-
-from filelock import FileLock, Timeout
+from typing import Protocol
 
 from freshrag import lifecycle
 from freshrag.bluegreen import Switch
+from freshrag.catalog import ModelCatalog
+from freshrag.chunking import Chunker
 from freshrag.embedding import Embedder
 from freshrag.evaluation import read_queries
 from freshrag.health import checks
+from freshrag.health.checks import CorpusServices
 from freshrag.health.drift import KINDS
 from freshrag.health.quality import QUALITY_RESULT, baseline_key, evaluate_golden_set, golden_set_name
 from freshrag.lifecycle import Stage
-from freshrag.locks import LockTimeoutError, RedisLocks
-from freshrag.registry import METRIC_NAMES, Backend, ModelRun, RunStatus
-from freshrag.runtime import Runtime
+from freshrag.search import SearchService
+from freshrag.settings import Settings
+from freshrag.sources import WatchedFolder
+from freshrag.state.feedback import FeedbackLog
+from freshrag.state.health import HealthState
+from freshrag.state.locks import DocumentLocks, LockTimeoutError, RunLock
+from freshrag.state.registry import METRIC_NAMES, Backend, ModelRun, Registry, RunStatus
+from freshrag.telemetry import Metrics
 from freshrag.training import pairs as training_pairs
 from freshrag.training.gate import judge
 from freshrag.training.local import TrainingOptions, train_local
@@ -44,37 +51,86 @@ class RunInProgressError(RuntimeError):
     """Another fine-tune run (or model switch) holds the lock."""
 
 
-class _RunLocks(RedisLocks):
-    PREFIX = "freshrag:run-lock:"  # apart from document locks: a switch's barrier must not wait for itself
+class RunLockHolder(Protocol):
+    """What taking the run lock needs."""
+
+    @property
+    def run_lock(self) -> RunLock: ...
+
+
+class TrainingCheck(Protocol):
+    """What deciding whether to train reads."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def registry(self) -> Registry: ...
+
+    @property
+    def feedback(self) -> FeedbackLog: ...
+
+    @property
+    def embedder(self) -> Embedder: ...
+
+    @property
+    def health(self) -> HealthState: ...
+
+
+class RunQueueing(Protocol):
+    """What recording and finding runs use."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def registry(self) -> Registry: ...
+
+    @property
+    def models(self) -> ModelCatalog: ...
+
+    @property
+    def embedder(self) -> Embedder: ...
+
+    @property
+    def run_lock(self) -> RunLock: ...
+
+
+class PromotionServices(CorpusServices, Protocol):
+    """What the follow-ups of a promotion use, besides the switch."""
+
+
+class TrainingServices(TrainingCheck, RunQueueing, PromotionServices, Protocol):
+    """What a fine-tune run uses: it trains from feedback and the corpus, re-embeds the corpus with the
+    candidate beside live changes, evaluates both on the golden set and records every step."""
+
+    @property
+    def chunker(self) -> Chunker: ...
+
+    @property
+    def locks(self) -> DocumentLocks: ...
+
+    @property
+    def metrics(self) -> Metrics: ...
+
+    @property
+    def folders(self) -> list[WatchedFolder]: ...
+
+    @property
+    def search(self) -> SearchService: ...
 
 
 @contextmanager
-def exclusive(runtime: Runtime, what: str = "model") -> Iterator[None]:
+def exclusive(runtime: RunLockHolder, what: str = "model") -> Iterator[None]:
     """Hold the one lock of fine-tune runs and model switches; `RunInProgressError` when it is taken."""
-    settings = runtime.settings
-    if settings.embedded:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(settings.data_dir / "model-switch.lock"), timeout=0)
-        try:
-            lock.acquire()
-        except Timeout:
-            raise RunInProgressError("a fine-tune run or a model switch is already under way") from None
-        try:
-            yield
-        finally:
-            lock.release()
-        return
-    import redis
-
-    client = redis.Redis.from_url(settings.broker_url, socket_connect_timeout=3, socket_timeout=10)
     try:
-        with _RunLocks(client, ttl_seconds=60, wait_seconds=0.05).hold(what):
+        with runtime.run_lock.hold(what):
             yield
     except LockTimeoutError:
         raise RunInProgressError("a fine-tune run or a model switch is already under way") from None
 
 
-def should_train(runtime: Runtime) -> str | None:
+def should_train(runtime: TrainingCheck) -> str | None:
     """Why the scheduled check should train now, or None: enough new feedback, drift over its threshold,
     or golden-set quality below its baseline."""
     settings, registry = runtime.settings, runtime.registry
@@ -96,7 +152,7 @@ def should_train(runtime: Runtime) -> str | None:
     return None
 
 
-def why_not(runtime: Runtime) -> str:
+def why_not(runtime: TrainingCheck) -> str:
     """What the scheduled check saw when it found no reason to train, in words."""
     settings = runtime.settings
     new = runtime.feedback.count() - runtime.registry.feedback_trained_through()
@@ -110,7 +166,7 @@ def new_version(base: str, now: float) -> str:
     return f"{base}-ft-{datetime.fromtimestamp(now, UTC):%Y%m%d-%H%M%S}"
 
 
-def queued_run(runtime: Runtime, trigger: str, version: str | None = None) -> ModelRun:
+def queued_run(runtime: RunQueueing, trigger: str, version: str | None = None) -> ModelRun:
     """A new local run, recorded as a candidate before it starts (so a caller can follow it by version)."""
     now = time.time()
     live = runtime.registry.by_collection(runtime.models.live_collection(fresh=True))
@@ -128,7 +184,7 @@ def queued_run(runtime: Runtime, trigger: str, version: str | None = None) -> Mo
     return run
 
 
-def run_in_progress(runtime: Runtime) -> ModelRun | None:
+def run_in_progress(runtime: RunQueueing) -> ModelRun | None:
     """The local run being trained or evaluated now, or queued for a worker, if any. A candidate whose
     process died (no one holds the lock, and it is not waiting for a worker) is not: the next run records it
     as failed."""
@@ -147,7 +203,7 @@ def run_in_progress(runtime: Runtime) -> ModelRun | None:
     return waiting[-1] if waiting else None
 
 
-def lock_held(runtime: Runtime) -> bool:
+def lock_held(runtime: RunLockHolder) -> bool:
     """Whether a run or a switch holds the lock now (anywhere)."""
     try:
         with exclusive(runtime):
@@ -156,7 +212,9 @@ def lock_held(runtime: Runtime) -> bool:
         return True
 
 
-def fine_tune(runtime: Runtime, trigger: str, progress: Progress, version: str | None = None) -> ModelRun:
+def fine_tune(
+    runtime: TrainingServices, trigger: str, progress: Progress, version: str | None = None
+) -> ModelRun:
     """Train, evaluate and promote or reject one candidate (the caller holds `exclusive`)."""
     registry = runtime.registry
     started = time.time()
@@ -178,7 +236,7 @@ def fine_tune(runtime: Runtime, trigger: str, progress: Progress, version: str |
     return run
 
 
-def _run(runtime: Runtime, run: ModelRun, reporter: _Reporter) -> None:
+def _run(runtime: TrainingServices, run: ModelRun, reporter: _Reporter) -> None:
     settings, registry = runtime.settings, runtime.registry
     golden = settings.golden_set
     if golden is None:
@@ -234,7 +292,7 @@ def _run(runtime: Runtime, run: ModelRun, reporter: _Reporter) -> None:
     registry.set_feedback_trained_through(seen)
 
 
-def promote(runtime: Runtime, run: ModelRun, switch: Switch) -> None:
+def promote(runtime: PromotionServices, run: ModelRun, switch: Switch) -> None:
     """Swap `run` (prepared) live, then the follow-ups: the model info metric, the drift reference, the
     golden-set baseline of the new model, the collections no longer kept."""
     switch.swap(run)
@@ -250,7 +308,7 @@ def promote(runtime: Runtime, run: ModelRun, switch: Switch) -> None:
 
 
 def _pairs(
-    runtime: Runtime, collection: str, embedder: Embedder, golden: Path
+    runtime: TrainingServices, collection: str, embedder: Embedder, golden: Path
 ) -> tuple[list[training_pairs.Pair], dict[str, int]]:
     settings = runtime.settings
     exclude = {training_pairs.normalise(query) for query in read_queries(golden).values()}
@@ -273,7 +331,7 @@ def _pairs(
     }
 
 
-def _llm_pairs(runtime: Runtime, collection: str) -> list[training_pairs.Pair]:
+def _llm_pairs(runtime: TrainingServices, collection: str) -> list[training_pairs.Pair]:
     settings = runtime.settings
     if settings.finetune_llm_queries <= 0 or settings.openai_api_key is None:
         return []
@@ -287,14 +345,16 @@ def _llm_pairs(runtime: Runtime, collection: str) -> list[training_pairs.Pair]:
     return [training_pairs.Pair(question, passage, training_pairs.LLM) for question, passage in written]
 
 
-def _metrics(runtime: Runtime, golden: Path, collection: str, embedder: Embedder) -> dict[str, float]:
+def _metrics(
+    runtime: TrainingServices, golden: Path, collection: str, embedder: Embedder
+) -> dict[str, float]:
     quality = evaluate_golden_set(
         golden, runtime.store, embedder, runtime.folders, None, collection, runtime.search.live_retrieval()
     )
     return {name: round(float(getattr(quality, name)), 6) for name in METRIC_NAMES}
 
 
-def _abandon(runtime: Runtime, run: ModelRun) -> None:
+def _abandon(runtime: TrainingServices, run: ModelRun) -> None:
     if run.collection is None or run.collection == runtime.models.live_collection(fresh=True):
         return
     try:
@@ -303,7 +363,7 @@ def _abandon(runtime: Runtime, run: ModelRun) -> None:
         log.exception("could not drop the collection %s of %s", run.collection, run.version)
 
 
-def _settle_interrupted(runtime: Runtime, current: str) -> None:
+def _settle_interrupted(runtime: TrainingServices, current: str) -> None:
     """Another local candidate found while holding the lock belongs to a run that died: record it as failed
     and drop its collection."""
     for stale in runtime.registry.runs():
@@ -323,7 +383,7 @@ def _settle_interrupted(runtime: Runtime, current: str) -> None:
 class _Reporter:
     """Records a run's stage and progress in the registry (at most every second) and passes progress on."""
 
-    def __init__(self, runtime: Runtime, run: ModelRun, progress: Progress) -> None:
+    def __init__(self, runtime: TrainingServices, run: ModelRun, progress: Progress) -> None:
         self._registry = runtime.registry
         self._run = run
         self._progress = progress

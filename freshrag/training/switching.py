@@ -8,21 +8,51 @@ changes reach both, then the alias swaps. The gate is not asked: the operator is
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
 from freshrag import lifecycle
 from freshrag.bluegreen import Progress, Switch
-from freshrag.registry import Backend, ModelRun, RunStatus
-from freshrag.runtime import Runtime
-from freshrag.training.run import promote
+from freshrag.catalog import ModelCatalog
+from freshrag.chunking import Chunker
+from freshrag.state.locks import DocumentLocks
+from freshrag.state.registry import Backend, ModelRun, Registry, RunStatus
+from freshrag.training.run import PromotionServices, promote
 
 log = logging.getLogger(__name__)
+
+
+class SwitchChoice(Protocol):
+    """What choosing a model to switch to reads."""
+
+    @property
+    def registry(self) -> Registry: ...
+
+    @property
+    def models(self) -> ModelCatalog: ...
+
+
+class SwitchServices(PromotionServices, Protocol):
+    """What a switch uses: the blue/green switch's store, models, locks and chunker, the registry, and
+    the follow-ups of a promotion."""
+
+    @property
+    def registry(self) -> Registry: ...
+
+    @property
+    def models(self) -> ModelCatalog: ...
+
+    @property
+    def locks(self) -> DocumentLocks: ...
+
+    @property
+    def chunker(self) -> Chunker: ...
 
 
 class ModelChoiceError(ValueError):
     """The version asked for cannot serve (unknown, not an embedding model, no model folder, or live)."""
 
 
-def switch_target(runtime: Runtime, version: str | None) -> ModelRun:
+def switch_target(runtime: SwitchChoice, version: str | None) -> ModelRun:
     """The run `version` names, or with None the one a rollback returns to: the last one retired."""
     registry = runtime.registry
     live = registry.by_collection(runtime.models.live_collection(fresh=True))
@@ -50,7 +80,7 @@ def switch_target(runtime: Runtime, version: str | None) -> ModelRun:
     return run
 
 
-def switch_to(runtime: Runtime, run: ModelRun, progress: Progress) -> ModelRun:
+def switch_to(runtime: SwitchServices, run: ModelRun, progress: Progress) -> ModelRun:
     """Make `run` live (the caller holds `freshrag.training.run.exclusive`)."""
     switch = Switch(runtime.store, runtime.models, runtime.locks, runtime.chunker, progress)
     lifecycle.begin_switch(run)

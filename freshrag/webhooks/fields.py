@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from freshrag.webhooks.config import ContentTypeMapping
+from freshrag.webhook_settings import ContentTypeMapping
 from freshrag.webhooks.model import EntryDoc, EntryEvent, PayloadError
 from freshrag.webhooks.richtext import to_markdown
 

@@ -18,12 +18,13 @@ from urllib.parse import parse_qs
 
 import redis
 
-from freshrag.dead_letters import DeadLetters
 from freshrag.documents import Change, Op, SourceKind
-from freshrag.locks import DocumentLocks, LockTimeoutError
 from freshrag.queue import ChangeQueue
 from freshrag.settings import Settings
-from freshrag.webhooks.entries import EntryJournal, StoredDoc
+from freshrag.state.dead_letters import DeadLetters
+from freshrag.state.entries import EntryJournal, StoredDoc
+from freshrag.state.locks import DocumentLocks, LockTimeoutError
+from freshrag.state.pushes import RepositoryPushRecord
 from freshrag.webhooks.fields import merged_doc
 from freshrag.webhooks.model import (
     Delivery,
@@ -36,7 +37,6 @@ from freshrag.webhooks.model import (
     SignatureError,
 )
 from freshrag.webhooks.platforms import PLATFORMS, delivery_id
-from freshrag.webhooks.pushes import RepositoryPushRecord
 
 log = logging.getLogger(__name__)
 # A push's key in webhook answers ("github:repository:<owner/name>"), and the content type under which older

@@ -12,7 +12,7 @@ import httpx
 
 from freshrag.settings import Settings
 from freshrag.sources import FileState, Gone, Loaded, LoadResult, Unreadable
-from freshrag.webhooks.entries import EntryJournal, StoredDoc
+from freshrag.state.entries import EntryJournal, StoredDoc
 from freshrag.webhooks.fields import dotted, entry_text
 from freshrag.webhooks.platforms import PLATFORMS
 

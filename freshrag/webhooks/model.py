@@ -8,7 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+
+# The entry's new state is what the journal keeps; platforms build it here.
+from freshrag.state.entries import EntryDoc, EntryEvent
+
+__all__ = [
+    "Delivery",
+    "Entries",
+    "EntryDoc",
+    "EntryEvent",
+    "Ignored",
+    "Interpretation",
+    "PayloadError",
+    "RepositoryPush",
+    "SignatureError",
+]
 
 
 class SignatureError(Exception):
@@ -33,52 +47,6 @@ class Delivery:
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
-
-
-@dataclass(frozen=True)
-class EntryDoc:
-    """One searchable document made from an entry (one per locale where the entry has several). `body` is
-    Markdown; when the payload does not carry the text, `fetch_url` says where the worker reads it.
-    `fields` are the entry's own fields where a later partial update merges into them (Directus)."""
-
-    doc_id: str
-    title: str
-    body: str
-    uri: str = ""
-    fetch_url: str | None = None
-    fields: Mapping[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class EntryEvent:
-    """The new state of one entry. No `docs` means the entry is gone from search (deleted, unpublished,
-    trashed or archived, or a draft: `withheld` then keeps its fields), and it is ordered as a removal.
-    `version` orders events of one entry (milliseconds of the entry's own update time, or its revision):
-    an older version never overwrites a newer one. `versioned` is False when the platform gave no such
-    version and `version` is the time the event was sent or received instead: on another clock than the
-    entry's, so a removal so stamped takes the entry's stored version (and wins that tie). `partial`
-    events carry only the fields that changed: merged into the stored fields (or, for a state stored
-    without them, a title or text they lack is the stored one), and, unless `says_published`, an entry
-    known to be unpublished stays so. `entry_id` is the platform's id of the entry. `withheld` are the
-    documents of an entry that is not published (a draft, archived): never searchable, but kept, so that a
-    later partial update which publishes the entry has its fields. `merged` entries are those of a
-    platform that sends only what changed (their fields are kept): their events are stored one at a time."""
-
-    entry_key: str
-    source: str
-    content_type: str
-    version: int
-    docs: tuple[EntryDoc, ...] = ()
-    versioned: bool = True
-    partial: bool = False
-    says_published: bool = True
-    entry_id: str = ""
-    withheld: tuple[EntryDoc, ...] = ()
-    merged: bool = False
-
-    @property
-    def deleted(self) -> bool:
-        return not self.docs
 
 
 @dataclass(frozen=True)

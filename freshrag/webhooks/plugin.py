@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from freshrag.webhooks.config import WebhookSource
+from freshrag.webhook_settings import WebhookSource
 from freshrag.webhooks.model import Delivery, Interpretation
 
 JSON = "application/json"
@@ -35,18 +35,17 @@ def always_published(_fields: Mapping[str, Any], _config: WebhookSource) -> bool
 class Platform:
     """One CMS (or protocol) that posts to `/webhooks/<name>`.
 
-    `setting_help` describes the setting `FRESHRAG_WEBHOOK_SECRET_<NAME>`; `check_secret` raises `ValueError`
-    at start-up for a secret the platform could never verify with, and `secret_warning` returns a warning
-    for one that is valid but probably not what the operator meant. `media_types` are the request content
-    types accepted besides JSON (`application/json` and `*+json`). `published` tells whether the fields
-    fetched from the CMS (see `fetch_url`) are of a published entry; an unpublished one leaves search."""
+    Its secret, the setting `FRESHRAG_WEBHOOK_SECRET_<NAME>`, is named in
+    `freshrag.webhook_settings.SECRETS` (with the check that stops start-up on one it could never verify
+    with); `secret_warning` returns a warning for one that is valid but probably not what the operator
+    meant. `media_types` are the request content types accepted besides JSON (`application/json` and
+    `*+json`). `published` tells whether the fields fetched from the CMS (see `fetch_url`) are of a
+    published entry; an unpublished one leaves search."""
 
     name: str
-    setting_help: str
     verify: Verifier
     interpret: Interpreter
     delivery_id: Callable[[Delivery], str | None] = no_delivery_id
-    check_secret: Callable[[str], None] | None = None
     secret_warning: Callable[[str], str | None] | None = None
     media_types: tuple[str, ...] = ()
     published: Callable[[Mapping[str, Any], WebhookSource], bool] = always_published

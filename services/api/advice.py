@@ -10,16 +10,15 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from freshrag.advice.figures import gather_figures
+from freshrag.advice.figures import FigureSources, gather_figures
 from freshrag.advice.framework import advise
-from freshrag.runtime import Runtime
 
 log = logging.getLogger(__name__)
 CACHE_SECONDS = 30.0
 
 
 class CachedAdvice:
-    def __init__(self, runtime: Runtime, seconds: float = CACHE_SECONDS) -> None:
+    def __init__(self, runtime: FigureSources, seconds: float = CACHE_SECONDS) -> None:
         self._runtime = runtime
         self._seconds = seconds
         self._lock = threading.Lock()

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 
 from freshrag.documents import DocStatus, DocumentRecord, SourceKind
 from freshrag.queue import RETRY_AFTER_SECONDS
-from freshrag.training.feedback import STORAGE_ERRORS, Feedback, FeedbackLog, checked_feedback
+from freshrag.state.feedback import STORAGE_ERRORS, Feedback, FeedbackLog, checked_feedback
 from services.api.schemas import FeedbackIn, FeedbackListOut, FeedbackOut
 
 log = logging.getLogger(__name__)
@@ -30,8 +30,8 @@ class RecordSource(Protocol):
     def get_record(self, doc_id: str) -> DocumentRecord | None: ...
 
 
-class FeedbackRuntime(Protocol):
-    """What the feedback routes use of `Runtime`."""
+class FeedbackServices(Protocol):
+    """What the feedback routes use."""
 
     @property
     def store(self) -> RecordSource: ...
@@ -41,7 +41,7 @@ class FeedbackRuntime(Protocol):
 
 
 def feedback_router(
-    runtime: FeedbackRuntime,
+    runtime: FeedbackServices,
     on_feedback: Callable[[Feedback], None] | None = None,
     require_admin: Callable[..., None] | None = None,
 ) -> APIRouter:

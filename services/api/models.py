@@ -6,23 +6,37 @@ request) and then polled from beat."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import APIRouter, Depends, HTTPException
 
 from freshrag import lifecycle
-from freshrag.queue import FINETUNE, SWITCH_MODEL
-from freshrag.registry import ModelRun
-from freshrag.runtime import Runtime
+from freshrag.queue import FINETUNE, SWITCH_MODEL, ChangeQueue
 from freshrag.settings import SettingsError
-from freshrag.training.openai_runs import cancel_job, start_job
+from freshrag.state.registry import ModelRun
+from freshrag.training.openai_runs import JobServices, cancel_job, start_job
 from freshrag.training.openai_tuning import ExamplesError, OpenAIBackendError
-from freshrag.training.run import queued_run, run_in_progress, should_train, why_not
+from freshrag.training.run import (
+    RunQueueing,
+    TrainingCheck,
+    queued_run,
+    run_in_progress,
+    should_train,
+    why_not,
+)
 from freshrag.training.switching import ModelChoiceError, switch_target
 from services.api.schemas import FinetuneRequest, ModelOut, ModelsOut
 
 
-def models_router(runtime: Runtime, require_admin: Callable[..., None]) -> APIRouter:
+class ModelServices(TrainingCheck, RunQueueing, JobServices, Protocol):
+    """What the model routes use: the registry and the catalog, the queue that runs fine-tunes and
+    switches, and what starting either checks."""
+
+    @property
+    def queue(self) -> ChangeQueue: ...
+
+
+def models_router(runtime: ModelServices, require_admin: Callable[..., None]) -> APIRouter:
     router = APIRouter(tags=["models"])
     admin = [Depends(require_admin)]
 
@@ -80,7 +94,7 @@ def models_router(runtime: Runtime, require_admin: Callable[..., None]) -> APIRo
     return router
 
 
-def _switch(runtime: Runtime, version: str | None) -> dict[str, str]:
+def _switch(runtime: ModelServices, version: str | None) -> dict[str, str]:
     try:
         target = switch_target(runtime, version)
     except ModelChoiceError as exc:
@@ -100,7 +114,7 @@ def _switch(runtime: Runtime, version: str | None) -> dict[str, str]:
     return {"switching_to": target.version}
 
 
-def _start_openai(runtime: Runtime) -> dict[str, Any]:
+def _start_openai(runtime: ModelServices) -> dict[str, Any]:
     try:
         run = start_job(runtime, "requested")
     except (ExamplesError, SettingsError, ValueError) as exc:

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from freshrag.queue import RETRY_AFTER_SECONDS, BrokerUnavailableError
-from freshrag.runtime import Runtime
+from freshrag.queue import RETRY_AFTER_SECONDS, BrokerUnavailableError, ChangeQueue
+from freshrag.settings import Settings
+from freshrag.state.entries import EntryJournal
+from freshrag.state.locks import DocumentLocks
+from freshrag.telemetry import Metrics
 from freshrag.webhooks.intake import JournalUnavailableError, WebhookIntake
 from freshrag.webhooks.model import Delivery, PayloadError, SignatureError
 from freshrag.webhooks.platforms import PLATFORMS, SOURCES
@@ -30,7 +33,26 @@ class _TooLargeError(Exception):
     pass
 
 
-def webhook_router(runtime: Runtime) -> APIRouter:
+class WebhookServices(Protocol):
+    """What the webhook route uses: the intake's settings, journal, queue and locks, and a counter."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def journal(self) -> EntryJournal: ...
+
+    @property
+    def queue(self) -> ChangeQueue: ...
+
+    @property
+    def locks(self) -> DocumentLocks: ...
+
+    @property
+    def metrics(self) -> Metrics: ...
+
+
+def webhook_router(runtime: WebhookServices) -> APIRouter:
     router = APIRouter(tags=["webhooks"])
     intake = WebhookIntake(runtime.settings, runtime.journal, runtime.queue, runtime.locks)
     limit = runtime.settings.webhook_max_bytes

@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import eventually
 from tests.redis_server import free_port
 
-FRESHRAG = [sys.executable, "-m", "freshrag.cli"]
+FRESHRAG = [sys.executable, "-m", "freshrag_cli"]
 
 
 @pytest.fixture(scope="session")

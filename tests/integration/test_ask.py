@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
-from freshrag.registry import Backend, RunStatus
 from freshrag.runtime import Runtime
+from freshrag.state.registry import Backend, RunStatus
 from freshrag.status import gaps
 from freshrag.training.openai_runs import poll_jobs, start_job
 from services.api import create_app

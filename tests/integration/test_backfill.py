@@ -12,14 +12,14 @@ from typing import Any
 from fastapi.testclient import TestClient
 from rich.console import Console
 
+from freshrag.activity import freshness
 from freshrag.backfill import BackfillProgress
-from freshrag.cli.ingest import run_ingest
-from freshrag.cli.render import print_status
 from freshrag.documents import DocStatus
-from freshrag.health.activity import freshness
-from freshrag.health.state import CHANGES
 from freshrag.runtime import Runtime
+from freshrag.state.health import CHANGES
 from freshrag.status import collect_status
+from freshrag_cli.ingest import run_ingest
+from freshrag_cli.render import print_status
 from services.api import create_app
 from services.api.status_page import tile_states
 from tests.conftest import eventually

@@ -15,9 +15,9 @@ import pytest
 from freshrag.bluegreen import Switch
 from freshrag.documents import DocStatus
 from freshrag.embedding import PACKAGED_MODEL, resolve_model_dir
-from freshrag.registry import Backend, ModelRun, RunStatus
 from freshrag.runtime import Runtime
 from freshrag.search import SearchResponse
+from freshrag.state.registry import Backend, ModelRun, RunStatus
 from freshrag.store import SearchMode, chunk_collection
 from freshrag.training.switching import switch_target, switch_to
 from tests.conftest import eventually

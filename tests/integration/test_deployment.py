@@ -16,8 +16,8 @@ import yaml
 from celery import Celery
 from celery.bin.celery import celery as celery_cli
 
-from freshrag.cli.main import app as freshrag_app
 from freshrag.settings import Settings
+from freshrag_cli.main import app as freshrag_app
 from tests.conftest import PROJECT
 
 COMPOSE = yaml.safe_load((PROJECT / "docker-compose.yml").read_text())

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from freshrag.cli.main import app
 from freshrag.settings import ENV_PREFIX, Settings
+from freshrag_cli.main import app
 from tests.conftest import PROJECT
 
 README = (PROJECT / "README.md").read_text()

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from freshrag.activity import Activity
 from freshrag.embedding import SentenceTransformerEmbedder
-from freshrag.health.activity import Activity
 from freshrag.health.checks import query_drift
-from freshrag.health.state import CHANGES, QUERIES, SqliteHealthState
+from freshrag.state.health import CHANGES, QUERIES, SqliteHealthState
 
 WINDOW = 150
 

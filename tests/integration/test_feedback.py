@@ -20,15 +20,15 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from freshrag.coordination import open_feedback
 from freshrag.documents import DocStatus, DocumentRecord, SourceKind
 from freshrag.settings import load_settings
-from freshrag.training import feedback as feedback_module
-from freshrag.training.feedback import (
+from freshrag.state import feedback as feedback_module
+from freshrag.state.feedback import (
     Feedback,
     FeedbackLog,
     RedisFeedbackLog,
     SqliteFeedbackLog,
-    open_feedback,
 )
 from services.api.errors import install_error_handlers
 from services.api.feedback import feedback_router

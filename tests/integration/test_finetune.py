@@ -10,15 +10,15 @@ from pathlib import Path
 
 from rich.console import Console
 
-from freshrag.cli.ingest import run_ingest
 from freshrag.documents import SourceKind, file_doc_id, root_key
 from freshrag.embedding import PACKAGED_MODEL, SentenceTransformerEmbedder, resolve_model_dir
-from freshrag.registry import RunStatus
 from freshrag.runtime import build_runtime
 from freshrag.settings import Settings
+from freshrag.state.registry import RunStatus
 from freshrag.training.local import TrainingOptions, train_local
 from freshrag.training.pairs import Pair
 from freshrag.training.run import exclusive, fine_tune, should_train
+from freshrag_cli.ingest import run_ingest
 from tests.scifact import write_scifact
 
 

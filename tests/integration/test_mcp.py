@@ -83,7 +83,7 @@ def test_the_mcp_client_calls_the_tools_over_stdio(
         environment = {k: v for k, v in os.environ.items() if not k.startswith("FRESHRAG_")}
         environment |= {"FRESHRAG_URL": url, "PYTHONPATH": str(PROJECT)}
         command = StdioServerParameters(
-            command=sys.executable, args=["-m", "freshrag.cli", "mcp"], env=environment, cwd=str(PROJECT)
+            command=sys.executable, args=["-m", "freshrag_cli", "mcp"], env=environment, cwd=str(PROJECT)
         )
         async with Client(command) as client:
             return await exercise(client)

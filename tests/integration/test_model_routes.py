@@ -14,10 +14,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from freshrag.embedding import SentenceTransformerEmbedder
 from freshrag.queue import QUEUES, make_client
-from freshrag.registry import Backend, ModelRun, RunStatus
 from freshrag.runtime import Runtime, build_runtime
 from freshrag.settings import Settings
 from freshrag.sources import WatchedFolder
+from freshrag.state.registry import Backend, ModelRun, RunStatus
 from services.api import create_app
 from services.api.schemas import ModelOut
 from tests.fake_openai import fake_openai

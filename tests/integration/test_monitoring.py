@@ -12,11 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from freshrag.canary_document import CANARY_DOC_ID, CANARY_STATE, canary_text
 from freshrag.documents import Change, Op, SourceKind
 from freshrag.health import checks
-from freshrag.health.canary import CANARY_DOC_ID, CANARY_STATE, Canary, canary_text
-from freshrag.health.state import CHANGES
+from freshrag.health.canary import Canary
 from freshrag.sources import WatchedFolder
+from freshrag.state.health import CHANGES
 from services.api import create_app
 from tests.conftest import eventually
 from tests.integration.conftest import System

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from freshrag.embedding import SentenceTransformerEmbedder
-from freshrag.registry import Backend, ModelRun, RunStatus
 from freshrag.runtime import Runtime, build_runtime
 from freshrag.settings import Settings
 from freshrag.sources import WatchedFolder
+from freshrag.state.registry import Backend, ModelRun, RunStatus
 from freshrag.training.openai_runs import cancel_job, poll_jobs, start_job
 from tests.fake_openai import FakeOpenAI, fake_openai
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from freshrag.pending import PendingChanges, RedisPending
+from freshrag.state.pending import PendingChanges, RedisPending
 from tests.redis_server import RedisServer
 from tests.unit.test_pending_claims import (  # noqa: F401 (collected here, run on Redis)
     TTL,

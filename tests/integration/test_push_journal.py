@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from freshrag.webhooks.entries import RedisEntryJournal, SqliteEntryJournal
-from freshrag.webhooks.pushes import PushJournal, RepositoryPushRecord
+from freshrag.state.entries import RedisEntryJournal, SqliteEntryJournal
+from freshrag.state.pushes import PushJournal, RepositoryPushRecord
 from tests.redis_server import RedisServer
 
 URL = "https://github.com/acme/handbook.git"

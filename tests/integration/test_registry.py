@@ -11,17 +11,17 @@ import pytest
 import redis
 
 from freshrag.catalog import ModelCatalog
+from freshrag.coordination import open_registry
 from freshrag.embedding import SentenceTransformerEmbedder
-from freshrag.registry import (
+from freshrag.settings import load_settings
+from freshrag.state.registry import (
     Backend,
     ModelRun,
     RedisRegistry,
     Registry,
     RunStatus,
     SqliteRegistry,
-    open_registry,
 )
-from freshrag.settings import load_settings
 from freshrag.store import open_store
 from tests.redis_server import RedisServer
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from freshrag.sqlite_file import SqliteFile
+from freshrag.state.sqlite_file import SqliteFile
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS t (v INTEGER NOT NULL)"
 

@@ -149,7 +149,7 @@ def test_the_command_reports_a_broken_data_dir_in_one_line(tmp_path: Path) -> No
         [
             sys.executable,
             "-c",
-            "from freshrag.cli.main import main; main()",
+            "from freshrag_cli.main import main; main()",
             "search",
             "x",
             "--data-dir",

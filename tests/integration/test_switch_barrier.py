@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from freshrag.locks import DocumentLocks, InProcessLocks, RedisLocks, barrier
+from freshrag.state.locks import DocumentLocks, InProcessLocks, RedisLocks, barrier
 from tests.redis_server import RedisServer
 
 

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import pytest
 from fastapi.testclient import TestClient
 
-from freshrag.webhooks.entries import StoredDoc
+from freshrag.state.entries import StoredDoc
 from freshrag.webhooks.model import EntryEvent
 from services.api import create_app
 from tests.conftest import eventually

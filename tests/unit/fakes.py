@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from freshrag.dead_letters import DeadLetter
 from freshrag.parsing import ParsedDocument, ParseResult, Section, Skipped
-from freshrag.registry import ModelRun
+from freshrag.state.dead_letters import DeadLetter
+from freshrag.state.registry import ModelRun
 
 DIMENSION = 32
 
@@ -58,7 +58,7 @@ def parse_paragraphs(name: str, data: bytes) -> ParseResult:
 
 
 class MemoryRegistryStore:
-    """The registry's storage in dicts (`freshrag.registry.RegistryStore`)."""
+    """The registry's storage in dicts (`freshrag.state.registry.RegistryStore`)."""
 
     def __init__(self) -> None:
         self.runs: dict[str, ModelRun] = {}
@@ -84,7 +84,7 @@ class MemoryRegistryStore:
 
 
 class MemoryDeadLetters:
-    """Dead letters in a dict (`freshrag.dead_letters.DeadLetters`)."""
+    """Dead letters in a dict (`freshrag.state.dead_letters.DeadLetters`)."""
 
     def __init__(self) -> None:
         self.letters: dict[str, DeadLetter] = {}

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from freshrag.catalog import ModelCatalog
-from freshrag.registry import Backend, ModelRun, Registry, RunStatus
 from freshrag.settings import load_settings
+from freshrag.state.registry import Backend, ModelRun, Registry, RunStatus
 from freshrag.store import chunk_collection
 from freshrag.store.memory import MemoryStore
 from tests.unit.fakes import DIMENSION, HashingEmbedder, MemoryRegistryStore

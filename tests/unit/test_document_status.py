@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from freshrag.dead_letters import DeadLetter
 from freshrag.document_status import DocumentStatus
 from freshrag.documents import Change, DocStatus, DocumentRecord, Op, SourceKind
-from freshrag.pending import InProcessPending
 from freshrag.reasons import reason_kind
+from freshrag.state.dead_letters import DeadLetter
+from freshrag.state.pending import InProcessPending
 from freshrag.store.memory import MemoryStore
 from tests.unit.fakes import MemoryDeadLetters
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from freshrag.webhooks.entries import EntryState, plan_put, settled
+from freshrag.state.entries import EntryState, plan_put, settled
 from freshrag.webhooks.model import EntryDoc, EntryEvent
 
 

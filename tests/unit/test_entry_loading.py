@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from freshrag.sources import Gone, Loaded
-from freshrag.webhooks.entries import StoredDoc
+from freshrag.state.entries import StoredDoc
 from freshrag.webhooks.loading import EntryLoader
 
 DOC = "contentful:article:42"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from freshrag.training.feedback import MAX_DOC_ID_CHARS, MAX_QUERY_CHARS, Feedback, checked_feedback
+from freshrag.state.feedback import MAX_DOC_ID_CHARS, MAX_QUERY_CHARS, Feedback, checked_feedback
 
 
 def test_the_query_is_stripped_and_the_doc_id_kept_as_given() -> None:

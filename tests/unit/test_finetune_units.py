@@ -23,9 +23,9 @@ from freshrag.queue import (
     celery_config,
     make_client,
 )
-from freshrag.registry import Backend, ModelRun, RunStatus
 from freshrag.settings import Settings, SettingsError, load_settings
-from freshrag.training.feedback import Feedback
+from freshrag.state.feedback import Feedback
+from freshrag.state.registry import Backend, ModelRun, RunStatus
 from freshrag.training.gate import judge
 from freshrag.training.pairs import (
     CORPUS,

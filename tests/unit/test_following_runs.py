@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from freshrag.cli import models
+from freshrag_cli import models
 
 
 class Clock:

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from freshrag import pending
-from freshrag.pending import InProcessPending, PendingChanges
+from freshrag.state import pending
+from freshrag.state.pending import InProcessPending, PendingChanges
 
 INTERVAL = 1.0
 TTL = 60.0
 
 
 class Clock:
-    """Stands in for the `time` module inside `freshrag.pending`: both clocks move together."""
+    """Stands in for the `time` module inside `freshrag.state.pending`: both clocks move together."""
 
     def __init__(self) -> None:
         self.now = 1_000.0

@@ -12,9 +12,9 @@ from prometheus_client import CollectorRegistry
 from freshrag.catalog import Target
 from freshrag.chunking import Chunker
 from freshrag.documents import Change, DocStatus, DocumentRecord, Op, SourceKind
-from freshrag.locks import InProcessLocks
 from freshrag.pipeline import Indexer
 from freshrag.sources import FileState, Gone, Loaded, LoadResult
+from freshrag.state.locks import InProcessLocks
 from freshrag.store import ChunkPoint, ChunkQuery
 from freshrag.store.memory import MemoryStore
 from freshrag.telemetry import Metrics

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from freshrag.dead_letters import DeadLetter
 from freshrag.documents import Change, Op, SourceKind
-from freshrag.webhooks.entries import StoredDoc
+from freshrag.state.dead_letters import DeadLetter
+from freshrag.state.entries import StoredDoc
+from freshrag.state.pushes import RepositoryPushRecord
 from freshrag.webhooks.intake import resubmit_unapplied
-from freshrag.webhooks.pushes import RepositoryPushRecord
 from tests.unit.fakes import MemoryDeadLetters
 
 

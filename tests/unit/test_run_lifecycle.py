@@ -8,7 +8,7 @@ import pytest
 
 from freshrag import lifecycle
 from freshrag.lifecycle import JobStatus, Stage, TransitionError, settled, settled_answer
-from freshrag.registry import Backend, ModelRun, RunStatus
+from freshrag.state.registry import Backend, ModelRun, RunStatus
 
 
 def run(status: RunStatus = RunStatus.CANDIDATE, stage: str = "") -> ModelRun:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from freshrag.health.activity import freshness
+from freshrag.activity import freshness
 from freshrag.status import answers_summary
 from services.api.status_page import ago, duration, percent, render_status_page, tile_states
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from freshrag.webhooks.config import ContentTypeMapping
+from freshrag.webhook_settings import ContentTypeMapping
 from freshrag.webhooks.fields import entry_event, entry_text, fill, require, timestamp_ms
 from freshrag.webhooks.model import PayloadError
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from freshrag.webhooks.config import ContentTypeMapping, WebhookSource
+from freshrag.webhook_settings import ContentTypeMapping, WebhookSource
 from freshrag.webhooks.fields import entry_event
 from freshrag.webhooks.intake import parse_body
 from freshrag.webhooks.model import Delivery, Entries, Ignored, PayloadError, RepositoryPush

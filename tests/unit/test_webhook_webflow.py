@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from freshrag.settings import load_settings
-from freshrag.webhooks.config import ContentTypeMapping, WebhookSource
+from freshrag.webhook_settings import ContentTypeMapping, WebhookSource
 from freshrag.webhooks.model import Delivery, Entries, Ignored, PayloadError, SignatureError
 from freshrag.webhooks.platforms import PLATFORMS, delivery_id, webflow
 from tests.webhook_signing import sign_webflow

@@ -1,7 +1,8 @@
 """The registry of CMS platforms: every module of this package is one, and defines `PLATFORM`.
 
-Adding a CMS is adding a module here (and its tests): the route, the intake, the settings (its secret,
-`FRESHRAG_WEBHOOK_SECRET_<NAME>`) and the loader find it through `PLATFORMS`. Each module's `interpret`
+Adding a CMS is adding a module here (and its tests) and naming its secret, `FRESHRAG_WEBHOOK_SECRET_<NAME>`,
+in `freshrag.webhook_settings.SECRETS` (the registry refuses to load without it): the route, the intake, the
+settings and the loader find it through `PLATFORMS`. Each module's `interpret`
 raises `PayloadError` naming the field when the body is not what the platform sends.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+from freshrag.webhook_settings import SECRETS
 from freshrag.webhooks.model import Delivery
 from freshrag.webhooks.plugin import Platform
 
@@ -24,6 +26,11 @@ def _discover() -> dict[str, Platform]:
         if platform.name in found:
             raise TypeError(f"two platforms are named {platform.name!r}")
         found[platform.name] = platform
+    if list(found) != list(SECRETS):
+        raise TypeError(
+            f"the platforms ({', '.join(found)}) and the webhook secrets in freshrag.webhook_settings "
+            f"({', '.join(SECRETS)}) must name the same CMSs, in the same order"
+        )
     return found
 
 

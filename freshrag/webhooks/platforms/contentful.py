@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from freshrag.webhooks.config import WebhookSource
+from freshrag.webhook_settings import WebhookSource
 from freshrag.webhooks.fields import entry_event, or_receipt, require, timestamp_ms
 from freshrag.webhooks.model import (
     Delivery,
@@ -112,7 +112,6 @@ def verify(delivery: Delivery, secret: str, now: float, tolerance: float) -> Non
 
 PLATFORM = Platform(
     name="contentful",
-    setting_help="Contentful signing secret.",
     verify=verify,
     interpret=interpret,
     # The signature, not the unsigned idempotency key: a replay under a new key is still caught.

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from freshrag.webhooks.config import WebhookSource
+from freshrag.webhook_settings import WebhookSource
 from freshrag.webhooks.fields import entry_event, require
 from freshrag.webhooks.model import Delivery, Entries, Ignored, Interpretation, PayloadError
 from freshrag.webhooks.plugin import Platform
@@ -82,7 +82,6 @@ def _keys(payload: dict[str, Any]) -> list[str]:
 
 PLATFORM = Platform(
     name="directus",
-    setting_help="Bearer token Directus sends.",
     verify=untimed(verify_bearer),
     interpret=interpret,
     published=published,  # a fetched item that is a draft or archived leaves search

@@ -11,11 +11,11 @@ or upserted indexes it, deleted, removed, unpublished or archived removes it.
 from __future__ import annotations
 
 import base64
-import binascii
 from string import hexdigits
 from typing import Any
 
-from freshrag.webhooks.config import WebhookSource
+from freshrag import webhook_settings
+from freshrag.webhook_settings import WebhookSource
 from freshrag.webhooks.fields import entry_event, or_receipt, require, timestamp_ms, with_default_body
 from freshrag.webhooks.model import Delivery, Entries, Interpretation, PayloadError, SignatureError
 from freshrag.webhooks.plugin import Platform
@@ -62,15 +62,12 @@ def interpret(delivery: Delivery, payload: Any, config: WebhookSource) -> Interp
 
 
 def standard_webhooks_key(secret: str) -> bytes:
-    """The HMAC key of a Standard Webhooks secret: base64, with or without its `whsec_` prefix, as the
-    specification's reference libraries read it."""
+    """The HMAC key of a Standard Webhooks secret (see `freshrag.webhook_settings.standard_webhooks_key`);
+    raises `SignatureError` for a secret that is not one."""
     try:
-        key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
-    except binascii.Error:
-        raise SignatureError("the configured secret is not base64 (whsec_<base64>)") from None
-    if not key:
-        raise SignatureError("the configured secret is empty")
-    return key
+        return webhook_settings.standard_webhooks_key(secret)
+    except ValueError as exc:
+        raise SignatureError(f"the configured {exc}") from None
 
 
 def verify_standard(delivery: Delivery, secret: str, now: float, tolerance: float) -> None:
@@ -86,13 +83,6 @@ def verify_standard(delivery: Delivery, secret: str, now: float, tolerance: floa
         if version == "v1" and equal(signature, expected):
             return
     raise mismatch("webhook-signature")
-
-
-def _check_secret(secret: str) -> None:
-    try:
-        standard_webhooks_key(secret)
-    except SignatureError as exc:
-        raise ValueError(str(exc).removeprefix("the configured ")) from None
 
 
 def looks_hex(secret: str) -> bool:
@@ -118,11 +108,9 @@ def _secret_warning(secret: str) -> str | None:
 
 PLATFORM = Platform(
     name="generic",
-    setting_help="Standard Webhooks secret: base64 (whsec_<base64>, the prefix optional).",
     verify=verify_standard,
     interpret=interpret,
     # The signed message id: a retry keeps it.
     delivery_id=lambda delivery: header_id(delivery, "webhook-id"),
-    check_secret=_check_secret,
     secret_warning=_secret_warning,
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from freshrag.webhooks.config import WebhookSource
+from freshrag.webhook_settings import WebhookSource
 from freshrag.webhooks.fields import entry_event, or_receipt, require, timestamp_ms, with_default_body
 from freshrag.webhooks.model import (
     Delivery,
@@ -88,7 +88,6 @@ def delivery_id(delivery: Delivery) -> str | None:
 
 PLATFORM = Platform(
     name="ghost",
-    setting_help="Ghost webhook secret.",
     verify=verify,
     interpret=interpret,
     delivery_id=delivery_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from freshrag.webhooks.config import WebhookSource
+from freshrag.webhook_settings import WebhookSource
 from freshrag.webhooks.fields import require
 from freshrag.webhooks.model import Delivery, Ignored, Interpretation, PayloadError, RepositoryPush
 from freshrag.webhooks.plugin import Platform
@@ -48,7 +48,6 @@ def verify(delivery: Delivery, secret: str) -> None:
 
 PLATFORM = Platform(
     name="github",
-    setting_help="GitHub webhook secret.",
     verify=untimed(verify),
     interpret=interpret,
     # The signature, not X-GitHub-Delivery (unsigned): a captured push sent under a new GUID is a replay.

@@ -8,7 +8,7 @@ import base64
 import re
 from typing import Any
 
-from freshrag.webhooks.config import WebhookSource
+from freshrag.webhook_settings import WebhookSource
 from freshrag.webhooks.fields import entry_event, or_receipt, require, timestamp_ms
 from freshrag.webhooks.model import (
     Delivery,
@@ -86,7 +86,6 @@ def delivery_id(delivery: Delivery) -> str | None:
 
 PLATFORM = Platform(
     name="sanity",
-    setting_help="Sanity webhook secret.",
     verify=verify,
     interpret=interpret,
     delivery_id=delivery_id,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from freshrag.webhooks.config import WebhookSource
+from freshrag.webhook_settings import WebhookSource
 from freshrag.webhooks.fields import entry_event, or_receipt, require, timestamp_ms
 from freshrag.webhooks.model import Delivery, Entries, Ignored, Interpretation
 from freshrag.webhooks.plugin import Platform
@@ -53,7 +53,6 @@ def delivery_id(delivery: Delivery) -> str:
 
 PLATFORM = Platform(
     name="strapi",
-    setting_help="Bearer token Strapi sends.",
     verify=untimed(verify_bearer),
     interpret=interpret,
     delivery_id=delivery_id,

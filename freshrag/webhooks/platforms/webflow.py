@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from freshrag.webhooks.config import WebhookSource
+from freshrag.webhook_settings import WebhookSource
 from freshrag.webhooks.fields import entry_event, or_receipt, require, timestamp_ms
 from freshrag.webhooks.model import Delivery, Entries, EntryEvent, Ignored, Interpretation, PayloadError
 from freshrag.webhooks.plugin import Platform
@@ -96,7 +96,6 @@ def verify(delivery: Delivery, secret: str, now: float, tolerance: float) -> Non
 
 PLATFORM = Platform(
     name="webflow",
-    setting_help="Webflow webhook secret (an app's client secret for webhooks an app created).",
     verify=verify,
     interpret=interpret,
     # The signature covers the timestamp and the body: a captured delivery sent again keeps it.

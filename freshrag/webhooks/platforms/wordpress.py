@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from freshrag.webhooks.config import WebhookSource
+from freshrag.webhook_settings import WebhookSource
 from freshrag.webhooks.fields import entry_event, or_receipt, require, timestamp_ms, with_default_body
 from freshrag.webhooks.model import Delivery, Entries, Ignored, Interpretation, PayloadError
 from freshrag.webhooks.plugin import Platform
@@ -56,7 +56,6 @@ def verify(delivery: Delivery, secret: str) -> None:
 
 PLATFORM = Platform(
     name="wordpress",
-    setting_help="WP Webhooks secret key.",
     verify=untimed(verify),
     interpret=interpret,
     delivery_id=lambda delivery: header_id(delivery, "x-wp-webhook-signature"),

@@ -21,8 +21,7 @@ from typing import Any, Protocol
 
 import redis
 
-from freshrag.settings import Settings
-from freshrag.sqlite_file import SqliteFile
+from freshrag.state.sqlite_file import SqliteFile
 
 MAX_QUERY_CHARS = 4096
 MAX_DOC_ID_CHARS = 2048
@@ -194,12 +193,3 @@ class RedisFeedbackLog:
         length, rows = pipe.execute()
         first = int(length) - len(rows) + 1
         return [Feedback.from_json(raw, first + offset) for offset, raw in enumerate(rows)][::-1]
-
-
-def open_feedback(settings: Settings, client: redis.Redis | None) -> FeedbackLog:
-    """SQLite under the data dir when embedded; the Redis list on `client` (the broker) when distributed."""
-    if settings.embedded:
-        return SqliteFeedbackLog(settings.data_dir / "feedback.sqlite3")
-    if client is None:
-        raise ValueError("distributed mode keeps feedback in Redis: pass the broker's client")
-    return RedisFeedbackLog(client)

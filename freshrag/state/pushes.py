@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import redis
 
-from freshrag.sqlite_file import SqliteFile
+from freshrag.state.sqlite_file import SqliteFile
 
 
 @dataclass(frozen=True)

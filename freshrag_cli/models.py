@@ -14,10 +14,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from freshrag.cli.client import ApiClient, InstanceUnreachableError
 from freshrag.lifecycle import settled_answer
 from freshrag.runtime import Runtime, build_runtime
 from freshrag.settings import Settings
+from freshrag_cli.client import ApiClient, InstanceUnreachableError
 
 models_app = typer.Typer(help="The model registry: list, promote, roll back.", no_args_is_help=True)
 console = Console(stderr=True, soft_wrap=True)

@@ -9,8 +9,8 @@ from urllib.parse import quote
 import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 
-from freshrag.cli.client import ApiClient, InstanceUnreachableError
 from freshrag.settings import Settings
+from freshrag_cli.client import ApiClient, InstanceUnreachableError
 
 
 class RemoteTools:

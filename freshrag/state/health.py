@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import redis
 
-from freshrag.sqlite_file import SqliteFile
+from freshrag.state.sqlite_file import SqliteFile
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,11 @@
-"""How each webhook source is configured in `freshrag.toml` (or `FRESHRAG_WEBHOOKS` as JSON).
+"""The webhooks' settings group: one secret per CMS platform, and how each source is configured.
+
+A leaf (pydantic and the standard library only), so that `freshrag.settings` declares these settings without
+importing the webhook code that reads them. `SECRETS` names every platform's secret setting,
+`FRESHRAG_WEBHOOK_SECRET_<NAME>`; the platform registry (`freshrag.webhooks.platforms`) refuses to load when
+its platforms and these names differ, so a CMS cannot be added without its setting.
+
+Each source is configured in `freshrag.toml` (or `FRESHRAG_WEBHOOKS` as JSON):
 
     [webhooks.strapi.content_types.article]
     title = ["title"]
@@ -10,6 +17,11 @@ narrow what is indexed, to give entries a public URL, or to fetch text the paylo
 """
 
 from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -77,3 +89,46 @@ class WebhookSource(BaseModel):
 
     def mapping(self, content_type: str) -> ContentTypeMapping:
         return self.content_types.get(content_type) or self.content_types.get("*") or ContentTypeMapping()
+
+
+def standard_webhooks_key(secret: str) -> bytes:
+    """The HMAC key of a Standard Webhooks secret: base64, with or without its `whsec_` prefix, as the
+    specification's reference libraries read it. Raises `ValueError` saying what is wrong with it."""
+    try:
+        key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+    except binascii.Error:
+        raise ValueError("secret is not base64 (whsec_<base64>)") from None
+    if not key:
+        raise ValueError("secret is empty")
+    return key
+
+
+def _check_standard_webhooks_key(secret: str) -> None:
+    standard_webhooks_key(secret)
+
+
+@dataclass(frozen=True)
+class SecretSetting:
+    """A platform's secret setting: `help` documents it; `check` raises `ValueError` at start-up for a
+    secret the platform could never verify with."""
+
+    help: str
+    check: Callable[[str], None] | None = None
+
+
+# By platform name, in the order of the platform modules (the order start-up errors list them in).
+SECRETS: dict[str, SecretSetting] = {
+    "contentful": SecretSetting("Contentful signing secret."),
+    "directus": SecretSetting("Bearer token Directus sends."),
+    "generic": SecretSetting(
+        "Standard Webhooks secret: base64 (whsec_<base64>, the prefix optional).",
+        check=_check_standard_webhooks_key,
+    ),
+    "ghost": SecretSetting("Ghost webhook secret."),
+    "github": SecretSetting("GitHub webhook secret."),
+    "sanity": SecretSetting("Sanity webhook secret."),
+    "strapi": SecretSetting("Bearer token Strapi sends."),
+    "webflow": SecretSetting("Webflow webhook secret (an app's client secret for webhooks an app created)."),
+    "wordpress": SecretSetting("WP Webhooks secret key."),
+}
+SOURCES: tuple[str, ...] = tuple(SECRETS)

@@ -22,8 +22,7 @@ from typing import Any, Protocol
 
 import redis
 
-from freshrag.settings import Settings
-from freshrag.sqlite_file import SqliteFile
+from freshrag.state.sqlite_file import SqliteFile
 
 WRITE_ALSO = "write_also"
 FEEDBACK_TRAINED = "feedback_trained_through"
@@ -220,10 +219,3 @@ class Registry:
 
     def close(self) -> None:
         self._store.close()
-
-
-def open_registry(settings: Settings) -> Registry:
-    if settings.embedded:
-        return Registry(SqliteRegistry(settings.data_dir / "models.sqlite3"))
-    client = redis.Redis.from_url(settings.broker_url, socket_connect_timeout=3, socket_timeout=10)
-    return Registry(RedisRegistry(client))

@@ -14,14 +14,14 @@ from rich.console import Console
 
 from freshrag.answers.model import QuestionError
 from freshrag.answers.routes import UnknownRouteError
-from freshrag.cli.client import ApiClient, InstanceUnreachableError
-from freshrag.cli.models import finetune, models_app, use_settings
-from freshrag.cli.render import print_advice, print_answer, print_search, print_status
 from freshrag.evaluation import DatasetError
 from freshrag.queue import BrokerUnavailableError
 from freshrag.retrieval import RetrievalError
 from freshrag.settings import Settings, SettingsError, load_settings
 from freshrag.store import StoreCorruptError, StoreLockedError
+from freshrag_cli.client import ApiClient, InstanceUnreachableError
+from freshrag_cli.models import finetune, models_app, use_settings
+from freshrag_cli.render import print_advice, print_answer, print_search, print_status
 
 app = typer.Typer(help="Keep a RAG index as fresh as the documents behind it.", no_args_is_help=True)
 console = Console(stderr=True, soft_wrap=True)
@@ -64,7 +64,7 @@ def up(
 
     With FRESHRAG_BROKER_URL=redis://... it hosts the API, a worker and the watcher on the shared broker;
     the scheduler then runs as `freshrag beat`."""
-    from freshrag.cli.serve import serve
+    from freshrag_cli.serve import serve
 
     serve(_settings(watch=watch, port=port, host=host, data_dir=data_dir), worker=True, watch=True)
 
@@ -75,7 +75,7 @@ def api(
     host: Annotated[str | None, typer.Option(help="API address.")] = None,
 ) -> None:
     """Run the HTTP API alone (distributed mode)."""
-    from freshrag.cli.serve import serve
+    from freshrag_cli.serve import serve
 
     settings = _settings(port=port, host=host)
     _distributed(settings, "api")
@@ -85,7 +85,7 @@ def api(
 @app.command()
 def watcher(watch: WatchOption = None) -> None:
     """Run the folder watcher alone (distributed mode)."""
-    from freshrag.cli.serve import watch_only
+    from freshrag_cli.serve import watch_only
 
     settings = _settings(watch=watch)
     _distributed(settings, "watcher")
@@ -101,7 +101,7 @@ def worker(
     ] = "freshrag.indexing,freshrag.training",
 ) -> None:
     """Run a Celery worker (distributed mode), serving its metrics on FRESHRAG_METRICS_PORT."""
-    from freshrag.cli.worker_metrics import export_worker_metrics
+    from freshrag_cli.worker_metrics import export_worker_metrics
 
     settings = _settings(worker_concurrency=concurrency)
     _distributed(settings, "worker")
@@ -142,8 +142,8 @@ def ingest(
     data_dir: DataDirOption = None,
 ) -> None:
     """Bulk-load files into the index without a running instance."""
-    from freshrag.cli.ingest import build_index_if_large, run_ingest
     from freshrag.runtime import build_runtime
+    from freshrag_cli.ingest import build_index_if_large, run_ingest
 
     settings = _settings(data_dir=data_dir)
     if "embedding_threads" not in settings.model_fields_set:
@@ -246,7 +246,7 @@ def ask(
 def mcp_stdio(data_dir: DataDirOption = None) -> None:
     """Serve the MCP tools (search, ask, get_document, status) over stdio for desktop clients, through the
     running instance at FRESHRAG_URL, or the local store when none runs."""
-    from freshrag.cli.mcp import serve_stdio
+    from freshrag_cli.mcp import serve_stdio
 
     serve_stdio(_settings(data_dir=data_dir))
 

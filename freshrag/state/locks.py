@@ -1,4 +1,5 @@
-"""Per-document locks: no two workers write the same document at once."""
+"""Per-document locks, so that no two workers write the same document at once, and the run lock, so that
+one fine-tune run or model switch runs at a time across every process."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 from typing import Protocol
 
 import redis
+from filelock import FileLock, Timeout
 from redis.exceptions import LockError
 from redis.lock import Lock
 
@@ -129,3 +132,44 @@ class RedisLocks:
                     lock.reacquire()
                 except (LockError, redis.RedisError) as exc:
                     log.warning("could not renew the lock %s: %s", lock.name, exc)
+
+
+class RunLock(Protocol):
+    def hold(self, what: str) -> AbstractContextManager[None]:
+        """Hold the lock of fine-tune runs and model switches; `LockTimeoutError` at once when it is taken."""
+        ...
+
+
+class FileRunLock:
+    """The embedded mode's run lock: a lock file under the data dir, which `freshrag finetune` or
+    `freshrag models` run beside a stopped server also take."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    @contextmanager
+    def hold(self, what: str) -> Iterator[None]:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self._path), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise LockTimeoutError(f"{what}: held by another process") from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+
+class _RunLocks(RedisLocks):
+    PREFIX = "freshrag:run-lock:"  # apart from document locks: a switch's barrier must not wait for itself
+
+
+class RedisRunLock:
+    """The distributed mode's run lock, in the broker's Redis (renewed while held, like document locks)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._locks = _RunLocks(client, ttl_seconds=60, wait_seconds=0.05)
+
+    def hold(self, what: str) -> AbstractContextManager[None]:
+        return self._locks.hold(what)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from freshrag.documents import Change, Op, Origin, SourceKind
-from freshrag.health.state import ANSWERS, CHANGES, QUERIES, HealthState
+from freshrag.state.health import ANSWERS, CHANGES, QUERIES, HealthState
 
 log = logging.getLogger(__name__)
 

@@ -1,3 +1,0 @@
-from freshrag.cli.main import main
-
-main()

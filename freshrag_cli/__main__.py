@@ -1,0 +1,3 @@
+from freshrag_cli.main import main
+
+main()
