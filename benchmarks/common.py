@@ -52,11 +52,13 @@ def start_up(
     python: str = sys.executable,
     cwd: Path | None = None,
     log: Path | None = None,
+    cli: str = "freshrag_cli",
     **env: str,
 ) -> tuple[subprocess.Popen[bytes], httpx.Client]:
     """`freshrag up` on a free loopback port, once /readyz answers 200, in a session of its own so that
     `stop` ends everything it started. `log` keeps its output (else it is dropped); with `python -m`,
-    `cwd` comes first on sys.path, so a build's own checkout (or a folder without one) belongs there."""
+    `cwd` comes first on sys.path, so a build's own checkout (or a folder without one) belongs there. `cli`
+    is the command line's module (`freshrag.cli` in checkouts older than its move out of the core)."""
     port = free_port()
     environment = (
         os.environ | {"FRESHRAG_MODEL_CACHE_DIR": str(MODEL_CACHE), "FRESHRAG_LOG_LEVEL": "WARNING"} | env
@@ -66,7 +68,7 @@ def start_up(
         [
             python,
             "-m",
-            "freshrag_cli",
+            cli,
             "up",
             "--watch",
             str(folder),

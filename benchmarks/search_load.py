@@ -300,7 +300,7 @@ def run_build(build: Build, args: Any, queries: list[str]) -> dict[str, Any]:
         ingest_seconds = ingest(build, inbox, data_dir, log)
         console.log(f"{build.name}: ingested in {ingest_seconds:.1f} s; starting freshrag up")
         process, client = start_up(
-            inbox, data_dir, python=build.python, cwd=build.path, log=log, **build.env()
+            inbox, data_dir, python=build.python, cwd=build.path, log=log, cli=build.cli, **build.env()
         )
         try:
             status = wait_indexed(client, documents)

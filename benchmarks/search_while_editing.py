@@ -111,7 +111,7 @@ def main() -> None:
         for row in scifact_rows(args.docs):
             (inbox / f"{row['_id']}.md").write_text(f"# {row['title']}\n\n{row['text']}\n")
         ingest(build, inbox, data_dir, log)
-        process, client = start_up(inbox, data_dir, cwd=build.path, log=log, **build.env())
+        process, client = start_up(inbox, data_dir, cwd=build.path, log=log, cli=build.cli, **build.env())
         try:
             wait_indexed(client, args.docs)
             load = Load()
