@@ -1,10 +1,10 @@
 """One way to open the embedded mode's SQLite files: WAL, one connection per process, one writer at a time.
 
-Every embedded store (the model registry, the health state, the feedback log, the dead letters, the webhook
-journal) keeps its file through a `SqliteFile`. WAL lets readers in other processes go on while one writes.
-A connection is never used across a fork (SQLite forbids it): a forked child, such as a Celery prefork
-worker, opens its own on first use, with a fresh lock (one held by a parent thread at the fork would never
-be released in the child).
+Every embedded store (the document records, the model registry, the health state, the feedback log, the dead
+letters, the webhook journal) keeps its file through a `SqliteFile`. WAL lets readers in other processes go on
+while one writes. A connection is never used across a fork (SQLite forbids it): a forked child, such as a
+Celery prefork worker, opens its own on first use, with a fresh lock (one held by a parent thread at the fork
+would never be released in the child).
 """
 
 from __future__ import annotations

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 from freshrag.documents import DocStatus, DocumentRecord
+from freshrag.state.sqlite_file import SqliteFile
 from freshrag.store.interfaces import StoreCorruptError
 
 _SCHEMA = """
@@ -31,24 +31,20 @@ _LOOKUP = 500  # SQLite allows at most 999 bound parameters in older builds
 
 
 class RecordTable:
-    """Document records in one SQLite file. Thread-safe (one connection behind a lock)."""
+    """Document records in one SQLite file (`freshrag.state.sqlite_file`: WAL, one connection per process,
+    reopened after a fork). Thread-safe."""
 
     def __init__(self, path: Path) -> None:
         """Open (or create) the table at `path`; raises `StoreCorruptError` naming the file when it is not a
         readable SQLite database, before writing anything to it."""
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+            self._file = SqliteFile(path, synchronous="NORMAL", schema=_SCHEMA)
         except sqlite3.DatabaseError as exc:
-            self._db.close()
             raise StoreCorruptError(f"{path}: not a freshrag record table ({exc})") from None
 
     def get(self, doc_id: str) -> DocumentRecord | None:
-        with self._lock:
-            row = self._db.execute("SELECT body FROM records WHERE doc_id = ?", (doc_id,)).fetchone()
+        with self._file.connection() as db:
+            row = db.execute("SELECT body FROM records WHERE doc_id = ?", (doc_id,)).fetchone()
         return _decode(row[0]) if row else None
 
     def get_many(self, doc_ids: list[str]) -> dict[str, DocumentRecord]:
@@ -57,9 +53,9 @@ class RecordTable:
         for start in range(0, len(unique), _LOOKUP):
             part = unique[start : start + _LOOKUP]
             marks = ",".join("?" * len(part))
-            with self._lock:
+            with self._file.connection() as db:
                 query = f"SELECT body FROM records WHERE doc_id IN ({marks})"  # noqa: S608 - placeholders only
-                rows = self._db.execute(query, part).fetchall()
+                rows = db.execute(query, part).fetchall()
             found.update((record.doc_id, record) for record in map(_decode, (row[0] for row in rows)))
         return found
 
@@ -68,15 +64,13 @@ class RecordTable:
 
     def put_many(self, records: list[DocumentRecord]) -> None:
         rows = [(r.doc_id, r.status.value, r.root, json.dumps(r.to_payload())) for r in records]
-        with self._lock:
-            self._db.execute("BEGIN")
-            self._db.executemany(
+        with self._file.transaction() as db:
+            db.executemany(
                 "INSERT INTO records (doc_id, status, root, body) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (doc_id) DO UPDATE SET status = excluded.status, root = excluded.root, "
                 "body = excluded.body",
                 rows,
             )
-            self._db.execute("COMMIT")
 
     def select(self, *, status: DocStatus | None = None, root: str | None = None) -> Iterator[DocumentRecord]:
         """Records matching both conditions, in pages (a caller may write records while it iterates)."""
@@ -90,8 +84,8 @@ class RecordTable:
         where = " AND ".join(["doc_id > ?", *clauses])
         after = ""
         while True:
-            with self._lock:
-                rows = self._db.execute(
+            with self._file.connection() as db:
+                rows = db.execute(
                     f"SELECT doc_id, body FROM records WHERE {where} ORDER BY doc_id LIMIT {_PAGE}",  # noqa: S608 - fixed clauses
                     [after, *values],
                 ).fetchall()
@@ -101,13 +95,12 @@ class RecordTable:
             after = rows[-1][0]
 
     def counts(self) -> dict[DocStatus, int]:
-        with self._lock:
-            rows = dict(self._db.execute("SELECT status, COUNT(*) FROM records GROUP BY status").fetchall())
+        with self._file.connection() as db:
+            rows = dict(db.execute("SELECT status, COUNT(*) FROM records GROUP BY status").fetchall())
         return {status: int(rows.get(status.value, 0)) for status in DocStatus}
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._file.close()
 
 
 def _decode(body: str) -> DocumentRecord:
