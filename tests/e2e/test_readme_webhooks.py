@@ -14,9 +14,9 @@ from functools import partial
 from typing import Any
 
 from freshrag.webhooks.platforms import SOURCES
+from tests.cms import SECRET_ENV
 from tests.conftest import PROJECT, eventually
 from tests.e2e.conftest import Instance
-from tests.webhook_samples import SECRET_ENV
 
 README_URL = "http://127.0.0.1:8000"
 # GitHub's example is a ping: signed, acknowledged, nothing to index.

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from tests.cms import SECRET_ENV, Post, deliver
 from tests.conftest import eventually
 from tests.e2e.conftest import Instance
 from tests.redis_server import RedisServer
-from tests.webhook_samples import SECRET_ENV, Post, deliver
 
 ENTRIES = 30
 

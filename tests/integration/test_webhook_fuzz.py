@@ -18,10 +18,9 @@ from hypothesis import strategies as st
 
 from freshrag.webhooks.platforms import SOURCES
 from services.api import create_app
+from tests.cms import SECRETS, all_samples, sign
 from tests.conftest import SHARED_DATA
 from tests.integration.conftest import System
-from tests.webhook_samples import SECRETS, all_samples
-from tests.webhook_signing import sign
 
 POSTS = [sample.post for sample in all_samples(SHARED_DATA)] if SHARED_DATA.is_dir() else []
 HEADER_NAMES = [

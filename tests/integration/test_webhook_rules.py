@@ -24,10 +24,9 @@ from fastapi.testclient import TestClient
 from freshrag.state.entries import StoredDoc
 from freshrag.webhooks.model import EntryEvent
 from services.api import create_app
+from tests.cms import QUERY, SECRETS, TEXT, Post, Sample, all_samples, deliver, sign
 from tests.conftest import eventually
 from tests.integration.conftest import System
-from tests.webhook_samples import QUERY, SECRETS, TEXT, Post, Sample, all_samples, deliver
-from tests.webhook_signing import sign
 
 SECRET_SETTINGS = {f"webhook_secret_{source}": secret for source, secret in SECRETS.items()}
 MARKER = TEXT.split()[1]  # "Brindlewood": in every chunk made from TEXT

@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 
 from freshrag.documents import DocStatus
 from services.api import create_app
+from tests.cms import SECRETS, Post, deliver
 from tests.conftest import SHARED_DATA, eventually
 from tests.integration.conftest import System
-from tests.webhook_samples import SECRETS, Post, deliver
 
 SECRET_SETTINGS = {f"webhook_secret_{source}": secret for source, secret in SECRETS.items()}
 

@@ -17,10 +17,11 @@ from freshrag.documents import DocStatus
 from freshrag.webhooks.intake import WebhookIntake
 from freshrag.webhooks.model import Delivery
 from services.api import create_app
+from tests.cms import QUERY, SECRETS, TEXT, Post, Sample, all_samples, deliver
+from tests.cms.ghost import samples as ghost_samples
 from tests.conftest import SHARED_DATA, eventually
 from tests.integration.conftest import System
 from tests.redis_server import RedisServer
-from tests.webhook_samples import QUERY, SECRETS, TEXT, Post, Sample, all_samples, deliver, ghost_samples
 
 SAMPLES = all_samples(SHARED_DATA) if SHARED_DATA.is_dir() else []
 SECRET_SETTINGS = {f"webhook_secret_{source}": secret for source, secret in SECRETS.items()}
@@ -82,7 +83,7 @@ def _ghost_body() -> bytes:
 
 
 def _signed(secret: str = SECRETS["ghost"], now: float | None = None) -> dict[str, str]:
-    from tests.webhook_signing import sign
+    from tests.cms import sign
 
     headers = sign("ghost", _ghost_body(), secret, now=time.time() if now is None else now)
     return headers | {"content-type": "application/json"}
@@ -92,7 +93,7 @@ def _signed(secret: str = SECRETS["ghost"], now: float | None = None) -> dict[st
     ("case", "make"),
     [
         ("tampered body", lambda: (_ghost_body().replace(b"Brindlewood", b"Brandywood"), _signed())),
-        ("wrong secret", lambda: (_ghost_body(), _signed(secret="not-the-secret"))),  # noqa: S106
+        ("wrong secret", lambda: (_ghost_body(), _signed(secret="not-the-secret"))),
         ("stale timestamp", lambda: (_ghost_body(), _signed(now=time.time() - 301))),
         ("timestamp from the future", lambda: (_ghost_body(), _signed(now=time.time() + 301))),
         ("missing signature", lambda: (_ghost_body(), {"content-type": "application/json"})),

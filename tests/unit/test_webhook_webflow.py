@@ -12,7 +12,7 @@ from freshrag.settings import load_settings
 from freshrag.webhook_settings import ContentTypeMapping, WebhookSource
 from freshrag.webhooks.model import Delivery, Entries, Ignored, PayloadError, SignatureError
 from freshrag.webhooks.platforms import PLATFORMS, delivery_id, webflow
-from tests.webhook_signing import sign_webflow
+from tests.cms.webflow import sign_webflow
 
 NOW = 1_767_225_600.0
 SECRET = "webflow-client-secret"  # noqa: S105  (a test secret)
@@ -50,7 +50,7 @@ def interpret(trigger: str, body: Any, config: WebhookSource | None = None) -> A
     return webflow.interpret(delivery(payload), payload, config or WebhookSource())
 
 
-# Signatures, from the signer in tests.webhook_signing (written from Webflow's documentation).
+# Signatures, from the signer in tests.cms.webflow (written from Webflow's documentation).
 
 
 def signed(body: bytes, at: float = NOW, secret: str = SECRET) -> Delivery:

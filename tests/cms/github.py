@@ -1,0 +1,36 @@
+"""GitHub: X-Hub-Signature-256 = "sha256=" + hex HMAC-SHA256(secret, body); X-GitHub-Delivery names it."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from collections.abc import Mapping
+
+from tests.cms.common import Kit
+
+
+def sign_github(body: bytes, secret: str) -> dict[str, str]:
+    return {"x-hub-signature-256": "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()}
+
+
+def _sign(
+    body: bytes,
+    secret: str,
+    *,
+    now: float,
+    method: str,
+    target: str,
+    headers: Mapping[str, str],
+    delivery_id: str | None,
+) -> dict[str, str]:
+    return {"x-github-delivery": delivery_id or str(uuid.uuid4()), **sign_github(body, secret)}
+
+
+KIT = Kit(
+    name="github",
+    secret="github-test-secret",
+    signature_header="x-hub-signature-256",
+    timed=False,
+    sign=_sign,
+)
