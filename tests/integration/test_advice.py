@@ -14,9 +14,12 @@ from freshrag.runtime import Runtime
 def test_a_young_index_gets_rag_with_too_little_data_and_its_figures(
     start_answering: Callable[..., tuple[Runtime, TestClient]],
 ) -> None:
-    _, client = start_answering(price_prompt_per_million=0.15, price_completion_per_million=0.6)
+    runtime, client = start_answering(price_prompt_per_million=0.15, price_completion_per_million=0.6)
     assert client.post("/ask", json={"question": "When does the glaze kiln fire?"}).status_code == 200
     assert client.post("/ask", json={"question": "Who won the 1930 world cup?"}).status_code == 200
+    activity = runtime.search.activity
+    assert activity is not None
+    activity.flush()  # queries are logged off the search path, within moments; wait for both
 
     advice = client.get("/advice").json()
     assert (advice["recommendation"], advice["confident"]) == ("rag", False)
