@@ -9,20 +9,14 @@ from freshrag.activity import CHANGES_SHOWN, freshness, knowledge_gaps
 from freshrag.backfill import BackfillProgress
 from freshrag.document_status import DocumentStatus
 from freshrag.documents import DocStatus
-from freshrag.embedding import Embedder
 from freshrag.health import drift
 from freshrag.health.canary import CANARY_RESULT
 from freshrag.health.checks import current, drift_key
-from freshrag.health.collector import ALIVE_SECONDS, GAP_QUERIES
+from freshrag.health.collector import ALIVE_SECONDS, GAP_QUERIES, CollectorServices
 from freshrag.health.quality import QUALITY_RESULT
 from freshrag.health.retrieval_choice import search_status
-from freshrag.queue import ChangeQueue
-from freshrag.search import SearchService
-from freshrag.settings import Settings
 from freshrag.sources import WatchedFolder
-from freshrag.state.dead_letters import DeadLetters
-from freshrag.state.health import ANSWERS, CHANGES, QUERIES, HealthState
-from freshrag.store import Store
+from freshrag.state.health import ANSWERS, CHANGES, QUERIES
 
 PROBLEMS_SHOWN = 50
 ANSWERS_SHOWN = 20
@@ -32,29 +26,8 @@ ANSWERS_COUNTED = 1000
 FRESHNESS_WINDOW = 1000
 
 
-class StatusServices(Protocol):
-    """What the status summary reads."""
-
-    @property
-    def settings(self) -> Settings: ...
-
-    @property
-    def store(self) -> Store: ...
-
-    @property
-    def health(self) -> HealthState: ...
-
-    @property
-    def embedder(self) -> Embedder: ...
-
-    @property
-    def queue(self) -> ChangeQueue: ...
-
-    @property
-    def dead_letters(self) -> DeadLetters: ...
-
-    @property
-    def search(self) -> SearchService: ...
+class StatusServices(CollectorServices, Protocol):
+    """What the status summary reads: what a metrics scrape reads, and the watched folders."""
 
     @property
     def folders(self) -> list[WatchedFolder]: ...
