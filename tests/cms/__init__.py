@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from tests.cms.common import QUERY, TEXT, Kit, Post, Sample
+from tests.cms.common import QUERY, TEXT, Kit, Post, Request, Sample
 
 __all__ = [
     "KITS",
@@ -59,9 +59,7 @@ def sign(
     if source not in KITS:
         raise ValueError(f"no signer for source {source!r}")
     extra = {key.lower(): value for key, value in (headers or {}).items()}
-    auth = KITS[source].sign(
-        body, secret, now=now, method=method, target=target, headers=extra, delivery_id=delivery_id
-    )
+    auth = KITS[source].sign(Request(body, secret, now, method, target, extra, delivery_id))
     return {**extra, **auth}
 
 

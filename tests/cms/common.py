@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 TEXT = (
     "The Brindlewood aqueduct carries meltwater forty kilometres to the terraced orchards of Valmora, "
@@ -38,20 +38,21 @@ class Sample:
     removal: Post | None = None
 
 
-class Signer(Protocol):
-    def __call__(
-        self,
-        body: bytes,
-        secret: str,
-        *,
-        now: float,
-        method: str,
-        target: str,
-        headers: Mapping[str, str],
-        delivery_id: str | None,
-    ) -> dict[str, str]:
-        """The authentication headers (and the platform's delivery id, where it sends one)."""
-        ...
+@dataclass(frozen=True)
+class Request:
+    """What a platform signs: the body and secret, the send time, and the request line and headers."""
+
+    body: bytes
+    secret: str
+    now: float
+    method: str
+    target: str
+    headers: Mapping[str, str]
+    delivery_id: str | None
+
+
+# The authentication headers of a request (and the platform's delivery id, where it sends one).
+Signer = Callable[[Request], dict[str, str]]
 
 
 def no_samples(root: Path) -> list[Sample]:
@@ -89,15 +90,6 @@ def message_id(delivery_id: str | None) -> str:
     return delivery_id or f"msg_{uuid.uuid4().hex}"
 
 
-def sign_bearer(
-    body: bytes,
-    secret: str,
-    *,
-    now: float,
-    method: str,
-    target: str,
-    headers: Mapping[str, str],
-    delivery_id: str | None,
-) -> dict[str, str]:
+def sign_bearer(request: Request) -> dict[str, str]:
     """Platforms that send a bearer token rather than a signature (Strapi, Directus)."""
-    return {"authorization": f"Bearer {secret}"}
+    return {"authorization": f"Bearer {request.secret}"}

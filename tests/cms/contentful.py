@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote
 
-from tests.cms.common import TEXT, Kit, Post, Sample, iso, load
+from tests.cms.common import TEXT, Kit, Post, Request, Sample, iso, load
 
 # Characters Node leaves alone: querystring.escape (like encodeURIComponent) and encodeURI.
 _NODE_QS_ESCAPE_SAFE = "-_.!~*'()"
@@ -38,19 +38,10 @@ def sign_contentful(
     }
 
 
-def _sign(
-    body: bytes,
-    secret: str,
-    *,
-    now: float,
-    method: str,
-    target: str,
-    headers: Mapping[str, str],
-    delivery_id: str | None,
-) -> dict[str, str]:
-    auth = sign_contentful(method, target, headers, body, secret, now=now)
-    if delivery_id:
-        auth["x-contentful-idempotency-key"] = delivery_id
+def _sign(r: Request) -> dict[str, str]:
+    auth = sign_contentful(r.method, r.target, r.headers, r.body, r.secret, now=r.now)
+    if r.delivery_id:
+        auth["x-contentful-idempotency-key"] = r.delivery_id
     return auth
 
 

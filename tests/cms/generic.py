@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from tests.cms.common import TEXT, Kit, Post, Sample, hmac_sha256, iso, message_id
+from tests.cms.common import TEXT, Kit, Post, Request, Sample, hmac_sha256, iso, message_id
 
 
 def sign_standard(body: bytes, secret: str, *, now: float, msg_id: str) -> dict[str, str]:
@@ -23,17 +22,8 @@ def sign_standard(body: bytes, secret: str, *, now: float, msg_id: str) -> dict[
     }
 
 
-def _sign(
-    body: bytes,
-    secret: str,
-    *,
-    now: float,
-    method: str,
-    target: str,
-    headers: Mapping[str, str],
-    delivery_id: str | None,
-) -> dict[str, str]:
-    return sign_standard(body, secret, now=now, msg_id=message_id(delivery_id))
+def _sign(r: Request) -> dict[str, str]:
+    return sign_standard(r.body, r.secret, now=r.now, msg_id=message_id(r.delivery_id))
 
 
 def samples(root: Path) -> list[Sample]:

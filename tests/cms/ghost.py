@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
 from pathlib import Path
 
-from tests.cms.common import TEXT, Kit, Post, Sample, hmac_sha256, load
+from tests.cms.common import TEXT, Kit, Post, Request, Sample, hmac_sha256, load
 
 
 def sign_ghost(body: bytes, secret: str, *, now: float) -> dict[str, str]:
@@ -14,17 +13,8 @@ def sign_ghost(body: bytes, secret: str, *, now: float) -> dict[str, str]:
     return {"x-ghost-signature": f"sha256={hmac_sha256(secret.encode(), body + ts.encode()).hex()}, t={ts}"}
 
 
-def _sign(
-    body: bytes,
-    secret: str,
-    *,
-    now: float,
-    method: str,
-    target: str,
-    headers: Mapping[str, str],
-    delivery_id: str | None,
-) -> dict[str, str]:
-    return sign_ghost(body, secret, now=now)
+def _sign(r: Request) -> dict[str, str]:
+    return sign_ghost(r.body, r.secret, now=r.now)
 
 
 def samples(root: Path) -> list[Sample]:

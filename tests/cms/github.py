@@ -5,26 +5,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
-from collections.abc import Mapping
 
-from tests.cms.common import Kit
+from tests.cms.common import Kit, Request
 
 
 def sign_github(body: bytes, secret: str) -> dict[str, str]:
     return {"x-hub-signature-256": "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()}
 
 
-def _sign(
-    body: bytes,
-    secret: str,
-    *,
-    now: float,
-    method: str,
-    target: str,
-    headers: Mapping[str, str],
-    delivery_id: str | None,
-) -> dict[str, str]:
-    return {"x-github-delivery": delivery_id or str(uuid.uuid4()), **sign_github(body, secret)}
+def _sign(r: Request) -> dict[str, str]:
+    return {"x-github-delivery": r.delivery_id or str(uuid.uuid4()), **sign_github(r.body, r.secret)}
 
 
 KIT = Kit(

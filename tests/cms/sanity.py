@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
 from pathlib import Path
 
-from tests.cms.common import TEXT, Kit, Post, Sample, hmac_sha256, load, message_id
+from tests.cms.common import TEXT, Kit, Post, Request, Sample, hmac_sha256, load, message_id
 
 
 def sign_sanity(body: bytes, secret: str, *, now: float) -> dict[str, str]:
@@ -15,17 +14,8 @@ def sign_sanity(body: bytes, secret: str, *, now: float) -> dict[str, str]:
     return {"sanity-webhook-signature": f"t={t},v1=" + base64.urlsafe_b64encode(digest).decode().rstrip("=")}
 
 
-def _sign(
-    body: bytes,
-    secret: str,
-    *,
-    now: float,
-    method: str,
-    target: str,
-    headers: Mapping[str, str],
-    delivery_id: str | None,
-) -> dict[str, str]:
-    return {"idempotency-key": message_id(delivery_id), **sign_sanity(body, secret, now=now)}
+def _sign(r: Request) -> dict[str, str]:
+    return {"idempotency-key": message_id(r.delivery_id), **sign_sanity(r.body, r.secret, now=r.now)}
 
 
 def samples(root: Path) -> list[Sample]:

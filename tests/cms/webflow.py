@@ -3,9 +3,7 @@ the timestamp in ms in x-webflow-timestamp."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from tests.cms.common import Kit, hmac_sha256
+from tests.cms.common import Kit, Request, hmac_sha256
 
 
 def sign_webflow(body: bytes, secret: str, *, now: float) -> dict[str, str]:
@@ -14,17 +12,8 @@ def sign_webflow(body: bytes, secret: str, *, now: float) -> dict[str, str]:
     return {"x-webflow-timestamp": ts, "x-webflow-signature": signature}
 
 
-def _sign(
-    body: bytes,
-    secret: str,
-    *,
-    now: float,
-    method: str,
-    target: str,
-    headers: Mapping[str, str],
-    delivery_id: str | None,
-) -> dict[str, str]:
-    return sign_webflow(body, secret, now=now)
+def _sign(r: Request) -> dict[str, str]:
+    return sign_webflow(r.body, r.secret, now=r.now)
 
 
 KIT = Kit(

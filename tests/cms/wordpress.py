@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
 from pathlib import Path
 
-from tests.cms.common import TEXT, Kit, Post, Sample, hmac_sha256, load
+from tests.cms.common import TEXT, Kit, Post, Request, Sample, hmac_sha256, load
 
 
 def sign_wordpress(body: bytes, secret: str) -> dict[str, str]:
     return {"x-wp-webhook-signature": base64.b64encode(hmac_sha256(secret.encode(), body)).decode()}
 
 
-def _sign(
-    body: bytes,
-    secret: str,
-    *,
-    now: float,
-    method: str,
-    target: str,
-    headers: Mapping[str, str],
-    delivery_id: str | None,
-) -> dict[str, str]:
-    return sign_wordpress(body, secret)
+def _sign(r: Request) -> dict[str, str]:
+    return sign_wordpress(r.body, r.secret)
 
 
 def samples(root: Path) -> list[Sample]:
