@@ -1,4 +1,5 @@
-"""Shared test helpers: where the shared data lives, and waiting for an eventually-true condition."""
+"""Shared test helpers: where the shared data lives, the model cache, and waiting for an eventually-true
+condition."""
 
 from __future__ import annotations
 
@@ -27,6 +28,15 @@ def eventually(probe: Callable[[], T], timeout: float = 20.0, interval: float = 
         time.sleep(interval)
         value = probe()
     return value
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """One model cache for the whole run, shared by every xdist worker and by the processes the tests start:
+    the model is exported and checked once, under the cache's own file lock, as `freshrag` does for
+    processes sharing a data directory."""
+    base = tmp_path_factory.getbasetemp()
+    return (base if worker_id == "master" else base.parent) / "models"
 
 
 @pytest.fixture(scope="session")

@@ -19,17 +19,12 @@ from tests.redis_server import free_port
 FRESHRAG = [sys.executable, "-m", "freshrag_cli"]
 
 
-@pytest.fixture(scope="session")
-def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("model-cache")
-
-
 @pytest.fixture
-def env(tmp_path: Path, model_cache: Path) -> dict[str, str]:
+def env(tmp_path: Path, models_dir: Path) -> dict[str, str]:
     values = {k: v for k, v in os.environ.items() if not k.startswith("FRESHRAG_")}
     values.update(
         FRESHRAG_DATA_DIR=str(tmp_path / "data"),
-        FRESHRAG_MODEL_CACHE_DIR=str(model_cache),
+        FRESHRAG_MODEL_CACHE_DIR=str(models_dir),
         FRESHRAG_WATCH_SETTLE_SECONDS="0.1",
     )
     return values

@@ -31,11 +31,6 @@ PARKING = "# Parking\n\nVisitors park on level two of the north garage, next to 
 
 
 @pytest.fixture(scope="session")
-def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("models")
-
-
-@pytest.fixture(scope="session")
 def embedder(models_dir: Path) -> SentenceTransformerEmbedder:
     return load_embedder(load_settings(model_cache_dir=models_dir))
 
