@@ -9,13 +9,15 @@ process talks to the broker's Redis through one client (one connection pool), wh
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 from dataclasses import dataclass
 
 import redis
 
 from freshrag.backfill import BackfillProgress
-from freshrag.queue import ChangeQueue, make_client
+from freshrag.queue import BrokerUnavailableError, ChangeQueue, make_client, queued_task_ids
 from freshrag.settings import Settings
 from freshrag.state.dead_letters import DeadLetters, RedisDeadLetters, SqliteDeadLetters
 from freshrag.state.entries import EntryJournal, RedisEntryJournal, SqliteEntryJournal
@@ -24,6 +26,11 @@ from freshrag.state.health import ANSWERS, CHANGES, QUERIES, HealthState, RedisH
 from freshrag.state.locks import DocumentLocks, FileRunLock, InProcessLocks, RedisLocks, RedisRunLock, RunLock
 from freshrag.state.pending import InProcessPending, PendingChanges, RedisPending
 from freshrag.state.registry import RedisRegistry, Registry, SqliteRegistry
+
+log = logging.getLogger(__name__)
+
+# A claim younger than this may be between its claim and its send: never taken for stranded.
+STRANDED_AFTER_SECONDS = 5.0
 
 _clients: dict[str, redis.Redis] = {}
 _clients_guard = threading.Lock()
@@ -120,3 +127,37 @@ def replay_dead_letters(dead_letters: DeadLetters, queue: ChangeQueue) -> int:
         dead_letters.remove(letter)
         replayed += 1
     return replayed
+
+
+def resend_stranded_changes(
+    settings: Settings, queue: ChangeQueue, older_than: float = STRANDED_AFTER_SECONDS
+) -> int:
+    """Send again every change waiting (claimed more than `older_than` seconds ago) whose message is nowhere
+    in the broker; returns how many.
+
+    kombu's Redis transport takes a message off its queue (BRPOP) and records it as unacknowledged in a
+    second command: a worker killed between the two loses the message for good, while the change's claim
+    goes on saying it waits, and keeps every later change of the document from being sent (for the task
+    expiry, a day by default). Run when a worker starts and with the scheduled reconcile. A message that a
+    worker is taking at that very moment may be sent twice, which only costs a run that finds the document
+    unchanged. Nothing to do when embedded: the queue and its claims live and die in one process."""
+    if settings.embedded:
+        return 0
+    try:
+        waiting = queue.pending.stranded(older_than)
+        if not waiting:
+            return 0
+        present = queued_task_ids(redis_client(settings.broker_url))
+        lost = [json.loads(message) for token, message in waiting.items() if token not in present]
+        for message in lost:
+            queue.resend(message)
+    except (redis.RedisError, BrokerUnavailableError) as exc:
+        log.warning("could not look for changes the broker lost (the next reconcile tries again): %s", exc)
+        return 0
+    if lost:
+        log.warning(
+            "sent %d changes again whose messages the broker lost (a worker killed as it took them): %s",
+            len(lost),
+            ", ".join(sorted(message["doc_id"] for message in lost)[:10]),
+        )
+    return len(lost)

@@ -9,6 +9,7 @@ tasks under these names. A change is enqueued only if its document has no change
 from __future__ import annotations
 
 import contextlib
+import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -148,19 +149,13 @@ class ChangeQueue:
         Raises `BrokerUnavailableError` when the queue cannot take it. Resending a change that failed
         to send passes `coalesce=False`: its claim may have outlived the failed send."""
         change = replace(self._bursts.classify(change), claim=uuid.uuid4().hex)
+        message = change.to_message()
         with _broker_errors():
-            wait = self._pending.claim(change.doc_id, change.detected_at, change.claim)
+            wait = self._pending.claim(change.doc_id, change.detected_at, change.claim, json.dumps(message))
             if wait is None and coalesce:
                 return False
             try:
-                self._client.send_task(
-                    INDEX_DOCUMENT,
-                    kwargs={"change": change.to_message()},
-                    kwargsrepr=change.doc_id,  # what logs show; saves Celery a repr of every message
-                    queue=INDEXING_QUEUE,
-                    countdown=wait or None,
-                    expires=self._expires,
-                )
+                self._send(message, countdown=wait or None)
             except BaseException:
                 with contextlib.suppress(Exception):
                     self._pending.finished(change.doc_id, change.claim)
@@ -168,6 +163,23 @@ class ChangeQueue:
         if change.origin is Origin.BACKFILL and self._backfill is not None:
             self._backfill.queued()
         return True
+
+    def resend(self, message: dict[str, Any]) -> None:
+        """Send a change's message again as it was first sent, under its claim (a message the broker lost:
+        see `freshrag.coordination.resend_stranded_changes`)."""
+        with _broker_errors():
+            self._send(message)
+
+    def _send(self, message: dict[str, Any], countdown: float | None = None) -> None:
+        self._client.send_task(
+            INDEX_DOCUMENT,
+            kwargs={"change": message},
+            kwargsrepr=message["doc_id"],  # what logs show; saves Celery a repr of every message
+            task_id=message["claim"],  # so the broker's copy can be found by its claim
+            queue=INDEXING_QUEUE,
+            countdown=countdown,
+            expires=self._expires,
+        )
 
     def retry(self, change: Change, attempt: int, countdown: float) -> bool:
         """Send `change` again as attempt number `attempt`, to run in `countdown` seconds, under the claim its
@@ -220,6 +232,36 @@ class ChangeQueue:
         """Raise `BrokerUnavailableError` if the broker cannot be reached."""
         with _broker_errors(), self._client.connection_for_write() as connection:
             connection.ensure_connection(max_retries=1)
+
+
+def queued_task_ids(client: redis.Redis) -> set[str]:
+    """The ids of every task message in the Redis broker at `client`: waiting in one of freshrag's queues
+    (each priority a list of its own) or delivered to a worker and not yet acknowledged (kombu's `unacked`
+    hash, from which a dead worker's messages are delivered again after the visibility timeout)."""
+    keys = [queue + suffix for queue in QUEUES for suffix in _PRIORITY_SUFFIXES]
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.lrange(key, 0, -1)
+    pipe.hvals(_UNACKED)
+    *queued, unacked = pipe.execute()
+    ids = set()
+    for raw in [item for items in queued for item in items]:
+        ids.add(_task_id(json.loads(raw)))
+    for raw in unacked:
+        ids.add(_task_id(json.loads(raw)[0]))  # [message, exchange, routing key]
+    ids.discard("")
+    return ids
+
+
+# kombu's Redis transport: a queue's messages of priority p > 0 sit in the list "<queue>\x06\x16<p>" (priority
+# steps 0, 3, 6, 9), and messages delivered but not acknowledged in the hash "unacked".
+_PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
+_UNACKED = "unacked"
+
+
+def _task_id(message: Any) -> str:
+    headers = message.get("headers") if isinstance(message, dict) else None
+    return str(headers.get("id", "")) if isinstance(headers, dict) else ""
 
 
 @contextmanager

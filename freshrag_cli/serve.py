@@ -10,7 +10,7 @@ import time
 
 import uvicorn
 
-from freshrag.coordination import open_coordination
+from freshrag.coordination import open_coordination, resend_stranded_changes
 from freshrag.runtime import build_runtime
 from freshrag.settings import Settings, SettingsError
 from freshrag.sources import IgnoreRules, WatchedFolder
@@ -65,6 +65,7 @@ def serve(settings: Settings, *, worker: bool, watch: bool) -> None:
             )
             if replayed:
                 log.info("re-enqueued %d journalled webhook changes not yet indexed", replayed)
+            resend_stranded_changes(settings, runtime.queue)
         if watcher:
             watcher.start()
         log.info(

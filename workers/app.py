@@ -16,7 +16,7 @@ from typing import Any
 from celery import Celery, beat
 from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
 
-from freshrag.coordination import open_coordination
+from freshrag.coordination import open_coordination, resend_stranded_changes
 from freshrag.health.collector import HEARTBEAT_SECONDS
 from freshrag.queue import QUEUES, beat_schedule, celery_config
 from freshrag.runtime import Runtime, build_runtime
@@ -88,11 +88,14 @@ STOPPING = threading.Event()
 
 @worker_ready.connect
 def _start_heartbeat(sender: Any, **_: Any) -> None:
-    """A worker started by `celery worker` (`freshrag worker`): beat from its main process."""
-    health = open_coordination(load_settings()).health  # no need for a whole runtime here
-    heartbeat = Heartbeat(health, str(getattr(sender, "hostname", "worker")))
+    """A worker started by `celery worker` (`freshrag worker`): beat from its main process, and send again
+    the changes a killed worker's broker connection lost (it may have been this worker's predecessor)."""
+    settings = load_settings()
+    coordination = open_coordination(settings)  # no need for a whole runtime here
+    heartbeat = Heartbeat(coordination.health, str(getattr(sender, "hostname", "worker")))
     _heartbeats.append(heartbeat)
     heartbeat.start()
+    resend_stranded_changes(settings, coordination.queue)
 
 
 @worker_shutting_down.connect

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from celery.exceptions import Reject
 
 from freshrag.backfill import BackfillProgress
+from freshrag.coordination import resend_stranded_changes
 from freshrag.documents import Change, Op, Origin, SourceKind
 from freshrag.pipeline import IndexingInterrupted
 from freshrag.queue import INDEX_DOCUMENT, RECONCILE_FOLDER, RECONCILE_WATCHED, SYNC_REPOSITORY, ChangeQueue
@@ -172,8 +173,9 @@ def reconcile_folder(folder: str, prefix: str = "", kind: str = SourceKind.FILE.
 
 @app.task(name=RECONCILE_WATCHED)
 def reconcile_watched() -> int:
-    """The scheduled safety net: reconcile every watched folder and repository clone, and enqueue again the
-    journalled CMS states that were never applied."""
+    """The scheduled safety net: reconcile every watched folder and repository clone, enqueue again the
+    journalled CMS states that were never applied, and send again the changes whose messages the broker
+    lost."""
     runtime = current_runtime()
     count: int = sum(reconcile_folder(str(folder.path)) for folder in runtime.folders)
     clones = runtime.settings.data_dir / "repositories"
@@ -181,9 +183,8 @@ def reconcile_watched() -> int:
         for clone in sorted(path for path in clones.iterdir() if (path / ".git").is_dir()):
             count += int(reconcile_folder(str(clone), kind=SourceKind.GIT.value))
     before = time.time() - RESUBMIT_AFTER_SECONDS
-    return count + resubmit_unapplied(
-        runtime.journal, runtime.queue, before, dead_letters=runtime.dead_letters
-    )
+    count += resubmit_unapplied(runtime.journal, runtime.queue, before, dead_letters=runtime.dead_letters)
+    return count + resend_stranded_changes(runtime.settings, runtime.queue)
 
 
 @app.task(name=SYNC_REPOSITORY, acks_late=True, reject_on_worker_lost=True)

@@ -14,7 +14,9 @@ change made during the failed run has claimed the document meanwhile and its tas
 task covers the retry (it re-reads the source): the retry is not sent, and the claim keeps the earlier
 detection time.
 
-A claim lapses with the task expiry, so a lost message cannot silence a document for good.
+A claim lapses with the task expiry, so a lost message cannot silence a document for good. In Redis a claim
+also keeps its task's message, so that a message lost by the broker's transport can be sent again (see
+`stranded` and `freshrag.coordination.resend_stranded_changes`).
 """
 
 from __future__ import annotations
@@ -30,9 +32,12 @@ import redis
 class PendingChanges(Protocol):
     """Claims of documents by tasks; `by` names the task's claim (`Change.claim`, which the task carries)."""
 
-    def claim(self, doc_id: str, detected_at: float, by: str | None = None) -> float | None:
-        """Mark `doc_id` pending, claimed `by` a task, and return how long that task should wait before it
-        runs; None when a change of it is already waiting (which covers this one)."""
+    def claim(
+        self, doc_id: str, detected_at: float, by: str | None = None, message: str = ""
+    ) -> float | None:
+        """Mark `doc_id` pending, claimed `by` a task whose message is `message`, and return how long that
+        task should wait before it runs; None when a change of it is already waiting (which covers this
+        one)."""
         ...
 
     def started(self, doc_id: str, by: str | None = None) -> None:
@@ -58,6 +63,12 @@ class PendingChanges(Protocol):
 
     def depth(self) -> int: ...
 
+    def stranded(self, older_than: float) -> dict[str, str]:
+        """The messages of the waiting claims taken more than `older_than` seconds ago, by claim token:
+        those whose message the broker may have lost (where claims outlive the process holding the
+        queue)."""
+        ...
+
     def oldest_age(self) -> float:
         """Seconds since the oldest waiting change was detected (0 when none waits)."""
         ...
@@ -81,7 +92,9 @@ class InProcessPending:
         self._claims: dict[str, _Claim] = {}
         self._last_run: dict[str, float] = {}  # doc_id -> when its latest run began (recent ones only)
 
-    def claim(self, doc_id: str, detected_at: float, by: str | None = None) -> float | None:
+    def claim(
+        self, doc_id: str, detected_at: float, by: str | None = None, message: str = ""
+    ) -> float | None:
         now = time.monotonic()
         with self._lock:
             held = self._held(doc_id, now)
@@ -129,6 +142,10 @@ class InProcessPending:
         with self._lock:
             return sum(not held.running for held in self._claims.values())
 
+    def stranded(self, older_than: float) -> dict[str, str]:
+        """None: the queue lives in this process, and its messages die with the claims."""
+        return {}
+
     def oldest_age(self) -> float:
         with self._lock:
             waiting = (held.detected_at for held in self._claims.values() if not held.running)
@@ -163,6 +180,9 @@ if held then
 end
 redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[4] .. ' 0', 'PX', ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[1], ARGV[3])
+if ARGV[5] ~= '' then
+  redis.call('SET', KEYS[4], ARGV[5], 'PX', ARGV[2])
+end
 return math.max(redis.call('PTTL', KEYS[3]), 0)
 """
 )
@@ -219,6 +239,7 @@ if held then
     redis.call('ZREM', KEYS[2], ARGV[2])
   end
 end
+redis.call('DEL', KEYS[3])
 """
 )
 
@@ -228,6 +249,7 @@ class RedisPending:
 
     PREFIX = "freshrag:pending:"
     INDEX = "freshrag:pending"
+    MESSAGE = "freshrag:pending-message:"  # by claim token: the task's message, for as long as the claim
     LAST_RUN = "freshrag:last-run:"  # expires `interval` after the run began
 
     def __init__(self, client: redis.Redis, ttl_seconds: float, interval_seconds: float) -> None:
@@ -239,9 +261,11 @@ class RedisPending:
         self._retrying = client.register_script(_RETRYING)
         self._finished = client.register_script(_FINISHED)
 
-    def claim(self, doc_id: str, detected_at: float, by: str | None = None) -> float | None:
-        keys = [self.PREFIX + doc_id, self.INDEX, self.LAST_RUN + doc_id]
-        args: list[str | int] = [repr(detected_at), self._ttl_ms, doc_id, _token(by)]
+    def claim(
+        self, doc_id: str, detected_at: float, by: str | None = None, message: str = ""
+    ) -> float | None:
+        keys = [self.PREFIX + doc_id, self.INDEX, self.LAST_RUN + doc_id, self.MESSAGE + _token(by)]
+        args: list[str | int] = [repr(detected_at), self._ttl_ms, doc_id, _token(by), message if by else ""]
         wait_ms = int(self._claim(keys=keys, args=args))
         return None if wait_ms < 0 else wait_ms / 1000
 
@@ -255,7 +279,8 @@ class RedisPending:
         return bool(int(self._retrying(keys=keys, args=args)))
 
     def finished(self, doc_id: str, by: str | None = None) -> None:
-        self._finished(keys=[self.PREFIX + doc_id, self.INDEX], args=[_token(by), doc_id])
+        keys = [self.PREFIX + doc_id, self.INDEX, self.MESSAGE + _token(by)]
+        self._finished(keys=keys, args=[_token(by), doc_id])
 
     def waiting(self, doc_id: str) -> float | None:
         value = self._client.get(self.PREFIX + doc_id)
@@ -272,6 +297,24 @@ class RedisPending:
         self._forget_lapsed()
         oldest = self._client.zrange(self.INDEX, 0, 0, withscores=True)
         return max(time.time() - float(oldest[0][1]), 0.0) if oldest else 0.0
+
+    def stranded(self, older_than: float) -> dict[str, str]:
+        waiting = [_text(member) for member in self._client.zrange(self.INDEX, 0, -1)]
+        pipe = self._client.pipeline(transaction=False)
+        for doc_id in waiting:
+            pipe.get(self.PREFIX + doc_id)
+            pipe.pttl(self.PREFIX + doc_id)
+        replies = pipe.execute()
+        tokens = []
+        for held, left_ms in zip(replies[::2], replies[1::2], strict=True):
+            if held is None:
+                continue
+            _, token, running = [*_text(held).split(), "-", "0"][:3]
+            claimed_ago = (self._ttl_ms - int(left_ms)) / 1000
+            if running != "1" and token != _token(None) and claimed_ago > older_than:
+                tokens.append(token)
+        messages = self._client.mget([self.MESSAGE + token for token in tokens]) if tokens else []
+        return {token: _text(found) for token, found in zip(tokens, messages, strict=True) if found}
 
     def _forget_lapsed(self, batch: int = 100) -> None:
         """Drop index entries whose claim expired with its task (the oldest first, a batch at a time)."""
