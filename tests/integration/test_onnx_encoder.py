@@ -9,10 +9,10 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
-from sentence_transformers import SentenceTransformer
 
 from freshrag.embedding import PACKAGED_MODEL, SentenceTransformerEmbedder
 from freshrag.onnx_encoder import SPEC_FILE
@@ -37,7 +37,10 @@ def exported(models_dir: Path, model: str = PACKAGED_MODEL) -> tuple[Path, str]:
     return folder, f"onnx/{quantised.name}"
 
 
-def reference_model(folder: Path, onnx_file: str) -> SentenceTransformer:
+def reference_model(folder: Path, onnx_file: str) -> Any:
+    """sentence-transformers' own model (imported here: the suite's processes need it nowhere else)."""
+    from sentence_transformers import SentenceTransformer
+
     return SentenceTransformer(
         str(folder), device="cpu", backend="onnx", model_kwargs={"file_name": onnx_file}
     )
