@@ -29,8 +29,10 @@ from freshrag.state.registry import RedisRegistry, Registry, SqliteRegistry
 
 log = logging.getLogger(__name__)
 
-# A claim younger than this may be between its claim and its send: never taken for stranded.
-STRANDED_AFTER_SECONDS = 5.0
+# A claim younger than this may be between its claim and its send (microseconds apart, in one thread):
+# never taken for stranded. Short, because a worker killed as it took a message is often restarted at once,
+# and its start is when the loss is looked for.
+STRANDED_AFTER_SECONDS = 1.0
 
 _clients: dict[str, redis.Redis] = {}
 _clients_guard = threading.Lock()

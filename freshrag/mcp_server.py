@@ -46,14 +46,14 @@ class LocalTools:
     """The tools over this process's runtime. The status leaves users' queries out (as `GET /status`
     does without the admin token)."""
 
-    def __init__(self, runtime: StatusServices, answers: AnswerService) -> None:
-        self._runtime = runtime
+    def __init__(self, services: StatusServices, answers: AnswerService) -> None:
+        self._services = services
         self._answers = answers
-        self._documents = DocumentStatus(runtime.store, runtime.dead_letters, runtime.queue.pending)
+        self._documents = DocumentStatus(services.store, services.dead_letters, services.queue.pending)
 
     def search(self, query: str, k: int, mode: str | None) -> dict[str, Any]:
         chosen = parse_mode(mode) if mode else None
-        return asdict(self._runtime.search.search(query, k, mode=chosen, record=True))
+        return asdict(self._services.search.search(query, k, mode=chosen, record=True))
 
     def ask(self, question: str, k: int, route: str | None) -> dict[str, Any]:
         try:
@@ -68,7 +68,7 @@ class LocalTools:
         return record.to_public()
 
     def status(self) -> dict[str, Any]:
-        return collect_status(self._runtime, show_queries=False)
+        return collect_status(self._services, show_queries=False)
 
 
 def build_mcp_server(tools: FreshragTools) -> MCPServer:

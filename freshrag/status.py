@@ -33,28 +33,28 @@ class StatusServices(CollectorServices, Protocol):
     def folders(self) -> list[WatchedFolder]: ...
 
 
-def collect_status(runtime: StatusServices, *, show_queries: bool = True) -> dict[str, Any]:
+def collect_status(services: StatusServices, *, show_queries: bool = True) -> dict[str, Any]:
     """Documents by status, chunks, backlog, the documents not indexed with their reasons (all of them
     counted by kind of reason in `problems_by_reason`), and the health picture: freshness of recent live
     changes, the progress of the latest backfill, the canary, drift, retrieval quality and knowledge gaps.
     Without `show_queries` (a caller without the admin token) the gaps, which are users' queries, are left
     out and only counted, in `knowledge_gaps_hidden`."""
-    pending = runtime.queue.pending
-    problems = DocumentStatus(runtime.store, runtime.dead_letters, pending).problems(PROBLEMS_SHOWN)
-    settings, health = runtime.settings, runtime.health
+    pending = services.queue.pending
+    problems = DocumentStatus(services.store, services.dead_letters, pending).problems(PROBLEMS_SHOWN)
+    settings, health = services.settings, services.health
     now = time.time()
     changes = health.tail(CHANGES, FRESHNESS_WINDOW)
     return {
         "now": now,
         "mode": "embedded" if settings.embedded else "distributed",
-        "model_version": runtime.embedder.model_version,
-        "documents": {state.value: count for state, count in runtime.store.count_records().items()}
+        "model_version": services.embedder.model_version,
+        "documents": {state.value: count for state, count in services.store.count_records().items()}
         | {DocStatus.PENDING.value: pending.depth()},
-        "chunks": runtime.store.count_chunks(),
+        "chunks": services.store.count_chunks(),
         "dead_letters": problems.dead_letters,
         "queue_depth": pending.depth(),
         "oldest_pending_change_age_seconds": round(pending.oldest_age(), 3),
-        "watched_folders": [str(folder.path) for folder in runtime.folders],
+        "watched_folders": [str(folder.path) for folder in services.folders],
         "workers_alive": len(health.alive(now - ALIVE_SECONDS)),
         "problems": [record.to_public() for record in problems.shown[:PROBLEMS_SHOWN]],
         "problems_by_reason": dict(problems.by_reason.most_common()),
@@ -69,12 +69,13 @@ def collect_status(runtime: StatusServices, *, show_queries: bool = True) -> dic
             "last": health.get(CANARY_RESULT),
         },
         "drift": {
-            kind: current(health.get(drift_key(kind)), runtime.embedder.model_version) for kind in drift.KINDS
+            kind: current(health.get(drift_key(kind)), services.embedder.model_version)
+            for kind in drift.KINDS
         },
-        "quality": current(health.get(QUALITY_RESULT), runtime.embedder.model_version),
-        "search": search_status(settings, health, runtime.search.live_retrieval()),
+        "quality": current(health.get(QUALITY_RESULT), services.embedder.model_version),
+        "search": search_status(settings, health, services.search.live_retrieval()),
         "answers": answers_summary(health.tail(ANSWERS, ANSWERS_COUNTED), show_queries),
-    } | _gaps_shown(gaps(runtime), show_queries)
+    } | _gaps_shown(gaps(services), show_queries)
 
 
 def answers_summary(entries: list[dict[str, Any]], show_queries: bool) -> dict[str, Any]:
@@ -96,6 +97,6 @@ def _gaps_shown(found: list[dict[str, Any]], show_queries: bool) -> dict[str, An
     return {"knowledge_gaps": [], "knowledge_gaps_hidden": len(found)}
 
 
-def gaps(runtime: StatusServices) -> list[dict[str, Any]]:
+def gaps(services: StatusServices) -> list[dict[str, Any]]:
     """Recent user queries the index answers badly: best score under FRESHRAG_GAP_SCORE, most asked first."""
-    return knowledge_gaps(runtime.health.tail(QUERIES, GAP_QUERIES), runtime.settings.gap_score)
+    return knowledge_gaps(services.health.tail(QUERIES, GAP_QUERIES), services.settings.gap_score)

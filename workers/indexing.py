@@ -99,32 +99,32 @@ class FailureServices(Protocol):
     def health(self) -> HealthState: ...
 
 
-def _backfill_done(runtime: FailureServices, change: Change) -> None:
+def _backfill_done(services: FailureServices, change: Change) -> None:
     if change.origin is Origin.BACKFILL:
-        BackfillProgress(runtime.health).done()
+        BackfillProgress(services.health).done()
 
 
 def _interrupted(
-    runtime: FailureServices, change: Change, attempt: int, exc: IndexingInterrupted
+    services: FailureServices, change: Change, attempt: int, exc: IndexingInterrupted
 ) -> dict[str, Any]:
     """Not a failure of the change: send it again as the same attempt, due once this worker is gone (a
     message given back at once would come straight back to it while it stops). On Redis the next worker
     runs it; embedded, the queue ends with the process and the start-up reconcile or the journal finds it."""
     log.info("indexing %s interrupted by the shutdown, to be applied again: %s", change.uri, exc)
     try:
-        runtime.queue.retry(change, attempt, RESUME_AFTER_SECONDS)
+        services.queue.retry(change, attempt, RESUME_AFTER_SECONDS)
     except Exception as follow_up:
         raise Reject(follow_up, requeue=True) from exc
     return {"doc_id": change.doc_id, "outcome": "interrupted", "reason": str(exc)}
 
 
-def _failed(runtime: FailureServices, change: Change, attempt: int, exc: Exception) -> dict[str, Any]:
-    settings = runtime.settings
+def _failed(services: FailureServices, change: Change, attempt: int, exc: Exception) -> dict[str, Any]:
+    settings = services.settings
     try:
         if attempt > settings.task_max_retries:
-            return _dead_letter(runtime, change, attempt, exc)
+            return _dead_letter(services, change, attempt, exc)
         countdown = _backoff(attempt - 1, settings.retry_backoff_max_seconds)
-        if not runtime.queue.retry(change, attempt + 1, countdown):
+        if not services.queue.retry(change, attempt + 1, countdown):
             log.warning(
                 "indexing %s failed (attempt %d), left to a later change's task: %s", change.uri, attempt, exc
             )
@@ -139,24 +139,24 @@ def _failed(runtime: FailureServices, change: Change, attempt: int, exc: Excepti
         raise Reject(follow_up, requeue=True) from exc
 
 
-def _dead_letter(runtime: FailureServices, change: Change, attempt: int, exc: Exception) -> dict[str, Any]:
+def _dead_letter(services: FailureServices, change: Change, attempt: int, exc: Exception) -> dict[str, Any]:
     """Park `change` as a dead letter. If the data dir cannot take it (read-only, full), the change is
     tried again later, with a backoff that grows to `STORAGE_BACKOFF_MAX_SECONDS`: sending it back at once
     would spin on the same failed write, and dropping it would lose it."""
     try:
-        runtime.dead_letters.add(dead_letter(change, exc, attempt))
+        services.dead_letters.add(dead_letter(change, exc, attempt))
     except (OSError, sqlite3.Error) as unwritable:
-        runtime.storage.failed(runtime.settings.data_dir, unwritable)
-        beyond = attempt - runtime.settings.task_max_retries
-        runtime.queue.retry(change, attempt + 1, min(STORAGE_BACKOFF_MAX_SECONDS, 2.0 ** (beyond - 1)))
+        services.storage.failed(services.settings.data_dir, unwritable)
+        beyond = attempt - services.settings.task_max_retries
+        services.queue.retry(change, attempt + 1, min(STORAGE_BACKOFF_MAX_SECONDS, 2.0 ** (beyond - 1)))
         return {"doc_id": change.doc_id, "outcome": "waiting_for_storage", "reason": str(unwritable)}
-    runtime.storage.wrote()
-    runtime.queue.pending.finished(change.doc_id, change.claim)
+    services.storage.wrote()
+    services.queue.pending.finished(change.doc_id, change.claim)
     log.error(
         "dead letter: %s failed %d times, last with %s: %s", change.uri, attempt, type(exc).__name__, exc
     )
-    runtime.metrics.events.labels(change.source_kind.value, change.op.value, "dead_letter").inc()
-    _backfill_done(runtime, change)
+    services.metrics.events.labels(change.source_kind.value, change.op.value, "dead_letter").inc()
+    _backfill_done(services, change)
     return {"doc_id": change.doc_id, "outcome": "dead_letter", "reason": str(exc)}
 
 

@@ -35,13 +35,13 @@ class FigureSources(Protocol):
     def store(self) -> Store: ...
 
 
-def gather_figures(runtime: FigureSources, now: float | None = None) -> Figures:
+def gather_figures(services: FigureSources, now: float | None = None) -> Figures:
     """Read every figure the framework asks about from `runtime`'s store, logs, registry and settings."""
     now = time.time() if now is None else now
-    settings, health = runtime.settings, runtime.health
-    runs = runtime.registry.runs()
+    settings, health = services.settings, services.health
+    runs = services.registry.runs()
     created = min((run.created_at for run in runs), default=now)
-    records = list(runtime.store.records())
+    records = list(services.store.records())
     queries = health.tail(QUERIES, LOG_READ)
     answers = health.tail(ANSWERS, LOG_READ)
     changes = [entry for entry in health.tail(CHANGES, LOG_READ) if entry.get("origin") == Origin.LIVE.value]
@@ -76,7 +76,7 @@ def gather_figures(runtime: FigureSources, now: float | None = None) -> Figures:
         finetune_runs=len(finished),
         finetune_promoted=sum(1 for run in finished if run.status in (RunStatus.LIVE, RunStatus.RETIRED)),
         finetune_best_gain=max((_gain(run) for run in finished), default=None),
-        answer_model_fine_tuned=runtime.registry.live(Backend.OPENAI) is not None,
+        answer_model_fine_tuned=services.registry.live(Backend.OPENAI) is not None,
         curated_examples=_lines(settings.openai_examples),
         prompt_tokens_per_answer=prompt_tokens,
         completion_tokens_per_answer=completion_tokens,

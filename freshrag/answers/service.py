@@ -241,18 +241,18 @@ class AnswerSources(Protocol):
     def registry(self) -> Registry: ...
 
 
-def build_answer_service(runtime: AnswerSources, chat: ChatModel | None = None) -> AnswerService:
+def build_answer_service(services: AnswerSources, chat: ChatModel | None = None) -> AnswerService:
     """The answer service of a process, over its runtime's search, metrics, registry and activity log."""
 
     def fine_tuned_model() -> str | None:
-        live = runtime.registry.live(Backend.OPENAI)
+        live = services.registry.live(Backend.OPENAI)
         return live.fine_tuned_model if live is not None else None
 
     return AnswerService(
-        runtime.settings,
-        runtime.search,
-        chat or OpenAIChat(runtime.settings),
-        runtime.metrics,
+        services.settings,
+        services.search,
+        chat or OpenAIChat(services.settings),
+        services.metrics,
         fine_tuned_model,
-        runtime.search.activity.answered if runtime.search.activity is not None else None,
+        services.search.activity.answered if services.search.activity is not None else None,
     )

@@ -91,42 +91,42 @@ class QualityServices(Protocol):
     def folders(self) -> list[WatchedFolder]: ...
 
 
-def measure_corpus_drift(runtime: DriftServices) -> drift.Drift | None:
+def measure_corpus_drift(services: DriftServices) -> drift.Drift | None:
     """Corpus drift of a random sample of live chunk vectors; a model's first measure is its reference."""
-    size = runtime.settings.drift_sample_size
-    model = runtime.embedder.model_version
-    state = runtime.health
+    size = services.settings.drift_sample_size
+    model = services.embedder.model_version
+    state = services.health
     stored = state.get(reference_key(drift.CORPUS, model))
     if stored is None:
-        if runtime.queue.pending.depth() > 0:
+        if services.queue.pending.depth() > 0:
             return None  # a load in progress would bias the reference: take it once the backlog is empty
-        vectors = runtime.store.sample_vectors(size)
+        vectors = services.store.sample_vectors(size)
         if len(vectors) < MIN_SAMPLE:
             return None
         reference = drift.take_reference(drift.CORPUS, model, vectors, min(size, len(vectors)))
         state.put(reference_key(drift.CORPUS, model), reference.to_json())
     else:
         reference = drift.Reference.from_json(stored)
-    live = runtime.store.sample_vectors(size)
+    live = services.store.sample_vectors(size)
     if len(live) < MIN_SAMPLE:
         return None
     return _record(state, drift.measure(reference, live))
 
 
-def reset_corpus_reference(runtime: CorpusServices) -> None:
+def reset_corpus_reference(services: CorpusServices) -> None:
     """Take the corpus reference again now (a promotion of a model calls this once its collection is live)."""
-    size = runtime.settings.drift_sample_size
-    model = runtime.embedder.model_version
-    vectors = runtime.store.sample_vectors(size)
+    size = services.settings.drift_sample_size
+    model = services.embedder.model_version
+    vectors = services.store.sample_vectors(size)
     if len(vectors) >= MIN_SAMPLE:
         reference = drift.take_reference(drift.CORPUS, model, vectors, min(size, len(vectors)))
-        runtime.health.put(reference_key(drift.CORPUS, model), reference.to_json())
+        services.health.put(reference_key(drift.CORPUS, model), reference.to_json())
 
 
-def measure_query_drift(runtime: CorpusServices) -> drift.Drift | None:
+def measure_query_drift(services: CorpusServices) -> drift.Drift | None:
     """Query drift of the newest window of user queries; the first full window a model answered is its
     reference."""
-    return query_drift(runtime.health, runtime.embedder.model_version, runtime.settings.drift_window)
+    return query_drift(services.health, services.embedder.model_version, services.settings.drift_window)
 
 
 def query_drift(state: HealthState, model: str, window: int) -> drift.Drift | None:
@@ -144,32 +144,32 @@ def query_drift(state: HealthState, model: str, window: int) -> drift.Drift | No
     return _record(state, drift.measure(reference, _vectors(recent)))
 
 
-def evaluate_quality(runtime: QualityServices) -> Quality | None:
+def evaluate_quality(services: QualityServices) -> Quality | None:
     """Score the live index on the golden set under the live retrieval; unless a mode is pinned, also score
     every candidate retrieval and move search to a better one (see `freshrag.health.retrieval_choice`)."""
-    folder = runtime.settings.golden_set
+    folder = services.settings.golden_set
     if folder is None:
         return None
-    collection, embedder = runtime.models.live()
+    collection, embedder = services.models.live()
     eval_set = golden_set_name(folder)
-    live = runtime.search.live_retrieval()
-    if retrieval_choice.pinned(runtime.settings) is None:
+    live = services.search.live_retrieval()
+    if retrieval_choice.pinned(services.settings) is None:
         scored = {
             candidate: evaluate_golden_set(
-                folder, runtime.store, embedder, runtime.folders, None, collection, candidate
+                folder, services.store, embedder, services.folders, None, collection, candidate
             )
             for candidate in dict.fromkeys([live, *retrieval_choice.CANDIDATES])
         }
         chosen = retrieval_choice.choose(
             {candidate: q.ndcg_at_10 for candidate, q in scored.items()},
             live,
-            runtime.settings.golden_mode_margin,
+            services.settings.golden_mode_margin,
         )
         choice = retrieval_choice.Choice(
             chosen, chosen != live, {candidate.label: q.ndcg_at_10 for candidate, q in scored.items()}
         )
-        retrieval_choice.record_choice(runtime.health, choice, eval_set)
-        runtime.search.retrieval_changed()
+        retrieval_choice.record_choice(services.health, choice, eval_set)
+        services.search.retrieval_changed()
         if choice.moved:
             log.warning(
                 "golden set %s: search moves from %s to %s (nDCG@10 %.4f to %.4f)",
@@ -182,11 +182,11 @@ def evaluate_quality(runtime: QualityServices) -> Quality | None:
         live = chosen
     key = baseline_key(eval_set, embedder.model_version)
     quality = evaluate_golden_set(
-        folder, runtime.store, embedder, runtime.folders, runtime.health.get(key), collection, live
+        folder, services.store, embedder, services.folders, services.health.get(key), collection, live
     )
-    if runtime.health.get(key) is None:
-        runtime.health.put(key, quality.baseline)
-    runtime.health.put(QUALITY_RESULT, quality.to_json() | {"retrieval": live.label})
+    if services.health.get(key) is None:
+        services.health.put(key, quality.baseline)
+    services.health.put(QUALITY_RESULT, quality.to_json() | {"retrieval": live.label})
     log.info(
         "golden set %s (%s): nDCG@10 %.4f, recall@10 %.4f, MRR@10 %.4f (%d queries, %.1f s)",
         quality.eval_set,

@@ -58,8 +58,8 @@ class CollectorServices(Protocol):
 
 
 class HealthCollector(Collector):
-    def __init__(self, runtime: CollectorServices) -> None:
-        self._runtime = runtime
+    def __init__(self, services: CollectorServices) -> None:
+        self._services = services
 
     def collect(self) -> Iterator[Metric]:
         parts = (
@@ -75,7 +75,7 @@ class HealthCollector(Collector):
             yield from _guarded(part)
 
     def _backlog(self) -> Iterator[Metric]:
-        pending = self._runtime.queue.pending
+        pending = self._services.queue.pending
         yield GaugeMetricFamily("freshrag_queue_depth", "Changes waiting to be indexed.", pending.depth())
         yield GaugeMetricFamily(
             "freshrag_oldest_pending_change_age_seconds",
@@ -85,11 +85,11 @@ class HealthCollector(Collector):
         yield GaugeMetricFamily(
             "freshrag_dead_letter",
             "Changes that failed every retry and wait for `freshrag replay-dead-letters`.",
-            self._runtime.dead_letters.count(),
+            self._services.dead_letters.count(),
         )
 
     def _index(self) -> Iterator[Metric]:
-        store = self._runtime.store
+        store = self._services.store
         documents = GaugeMetricFamily("freshrag_documents", "Documents by status.", labels=["status"])
         for status, count in store.count_records().items():
             documents.add_metric([status.value], count)
@@ -97,7 +97,7 @@ class HealthCollector(Collector):
         yield GaugeMetricFamily("freshrag_chunks", "Chunks in the live index.", store.count_chunks())
 
     def _workers(self) -> Iterator[Metric]:
-        alive = self._runtime.health.alive(time.time() - ALIVE_SECONDS)
+        alive = self._services.health.alive(time.time() - ALIVE_SECONDS)
         yield GaugeMetricFamily(
             "freshrag_workers_alive", f"Workers with a heartbeat in the last {ALIVE_SECONDS:g} s.", len(alive)
         )
@@ -115,7 +115,7 @@ class HealthCollector(Collector):
         )
         for kind in drift.KINDS:
             measured = current(
-                self._runtime.health.get(drift_key(kind)), self._runtime.embedder.model_version
+                self._services.health.get(drift_key(kind)), self._services.embedder.model_version
             )
             if measured is not None:
                 value.add_metric([kind], measured["value"])
@@ -124,7 +124,7 @@ class HealthCollector(Collector):
         yield threshold
 
     def _quality(self) -> Iterator[Metric]:
-        quality = current(self._runtime.health.get(QUALITY_RESULT), self._runtime.embedder.model_version)
+        quality = current(self._services.health.get(QUALITY_RESULT), self._services.embedder.model_version)
         baseline = GaugeMetricFamily(
             "freshrag_retrieval_baseline",
             "Retrieval quality on the golden set when the live model went live.",
@@ -143,7 +143,7 @@ class HealthCollector(Collector):
         yield baseline
 
     def _search(self) -> Iterator[Metric]:
-        live = self._runtime.search.live_retrieval()
+        live = self._services.search.live_retrieval()
         info = GaugeMetricFamily(
             "freshrag_search_mode_info",
             "How searches rank now (1 for the live mode and its hybrid weights dense:keyword).",
@@ -151,7 +151,7 @@ class HealthCollector(Collector):
         )
         info.add_metric([live.mode.value, f"{live.weights[0]:g}:{live.weights[1]:g}"], 1)
         yield info
-        stored = self._runtime.health.get(retrieval_choice.RETRIEVAL_KEY) or {}
+        stored = self._services.health.get(retrieval_choice.RETRIEVAL_KEY) or {}
         by_mode = GaugeMetricFamily(
             "freshrag_search_mode_ndcg_at_10",
             "nDCG@10 of each candidate retrieval on the golden set at its last scheduled check.",
@@ -162,8 +162,8 @@ class HealthCollector(Collector):
         yield by_mode
 
     def _gaps(self) -> Iterator[Metric]:
-        queries = self._runtime.health.tail(QUERIES, GAP_QUERIES)
-        gaps = knowledge_gaps(queries, self._runtime.settings.gap_score, limit=GAP_QUERIES)
+        queries = self._services.health.tail(QUERIES, GAP_QUERIES)
+        gaps = knowledge_gaps(queries, self._services.settings.gap_score, limit=GAP_QUERIES)
         yield GaugeMetricFamily(
             "freshrag_knowledge_gaps",
             f"Distinct queries among the last {GAP_QUERIES} whose best score is below FRESHRAG_GAP_SCORE.",

@@ -47,22 +47,22 @@ class JobServices(Protocol):
     def metrics(self) -> Metrics: ...
 
 
-def _tuner(runtime: JobServices) -> OpenAIFineTuner:
-    settings = runtime.settings
+def _tuner(services: JobServices) -> OpenAIFineTuner:
+    settings = services.settings
     return OpenAIFineTuner(
         openai_client(settings), settings.openai_model, max_example_tokens=settings.openai_max_example_tokens
     )
 
 
-def start_job(runtime: JobServices, trigger: str) -> ModelRun:
+def start_job(services: JobServices, trigger: str) -> ModelRun:
     """Build the chat examples from the curated file, check them, upload them and create the job."""
-    settings = runtime.settings
+    settings = services.settings
     if settings.openai_examples is None:
         raise ValueError("the OpenAI backend needs curated examples: set FRESHRAG_OPENAI_EXAMPLES")
     started = time.time()
     curated = read_curated(settings.openai_examples)
-    examples = build_chat_examples(curated, settings.openai_system_prompt, lambda q: _context(runtime, q))
-    state = _tuner(runtime).start(examples)
+    examples = build_chat_examples(curated, settings.openai_system_prompt, lambda q: _context(services, q))
+    state = _tuner(services).start(examples)
     run = ModelRun(
         version=state.job_id,
         backend=Backend.OPENAI,
@@ -75,60 +75,60 @@ def start_job(runtime: JobServices, trigger: str) -> ModelRun:
         job=state.to_json(),
     )
     lifecycle.job_polled(run, state.status)
-    runtime.registry.put(run)
+    services.registry.put(run)
     log.info("OpenAI fine-tuning job %s started with %d examples", state.job_id, len(examples))
     return run
 
 
-def _context(runtime: JobServices, question: str) -> str:
-    answer = runtime.search.search(question, _CONTEXT_CHUNKS)
+def _context(services: JobServices, question: str) -> str:
+    answer = services.search.search(question, _CONTEXT_CHUNKS)
     return "\n\n".join(f"[{hit.title or hit.uri}]\n{hit.text}" for hit in answer.results)
 
 
-def poll_jobs(runtime: JobServices) -> list[ModelRun]:
+def poll_jobs(services: JobServices) -> list[ModelRun]:
     """Poll every running job once and record what changed; returns the runs polled."""
     running = [
         run
-        for run in runtime.registry.runs()
+        for run in services.registry.runs()
         if run.backend is Backend.OPENAI and run.status is RunStatus.CANDIDATE
     ]
-    if not running or runtime.settings.openai_api_key is None:
+    if not running or services.settings.openai_api_key is None:
         return []
-    tuner = _tuner(runtime)
+    tuner = _tuner(services)
     for run in running:
-        _record(runtime, run, tuner.poll(run.version))
+        _record(services, run, tuner.poll(run.version))
     return running
 
 
-def cancel_job(runtime: JobServices, version: str) -> ModelRun:
-    run = runtime.registry.get(version)
+def cancel_job(services: JobServices, version: str) -> ModelRun:
+    run = services.registry.get(version)
     if run is None or run.backend is not Backend.OPENAI:
         raise ValueError(f"no OpenAI fine-tuning job {version!r}")
-    _record(runtime, run, _tuner(runtime).cancel(version))
+    _record(services, run, _tuner(services).cancel(version))
     return run
 
 
-def _record(runtime: JobServices, run: ModelRun, state: JobState) -> None:
+def _record(services: JobServices, run: ModelRun, state: JobState) -> None:
     run.job = state.to_json()
     lifecycle.job_polled(run, state.status)
     run.duration_s = round(time.time() - run.created_at, 3)
     if state.finished:
         if state.status == "succeeded":
-            previous = runtime.registry.live(Backend.OPENAI)
+            previous = services.registry.live(Backend.OPENAI)
             if previous is not None and previous.version != run.version:
                 lifecycle.settle(previous, RunStatus.RETIRED)
                 previous.retired_at = time.time()
-                runtime.registry.put(previous)
+                services.registry.put(previous)
             lifecycle.settle(run, RunStatus.LIVE)
             run.promoted_at = time.time()
             run.fine_tuned_model = state.fine_tuned_model
-            runtime.metrics.finetune_runs.labels(OPENAI, "promoted").inc()
+            services.metrics.finetune_runs.labels(OPENAI, "promoted").inc()
         elif state.status == "cancelled":
             lifecycle.settle(run, RunStatus.REJECTED, "cancelled")
-            runtime.metrics.finetune_runs.labels(OPENAI, "rejected").inc()
+            services.metrics.finetune_runs.labels(OPENAI, "rejected").inc()
         else:
             lifecycle.settle(run, RunStatus.FAILED, state.error or "the job failed")
-            runtime.metrics.finetune_runs.labels(OPENAI, "failed").inc()
+            services.metrics.finetune_runs.labels(OPENAI, "failed").inc()
         outcome = state.fine_tuned_model or state.error or ""
         log.info("OpenAI job %s %s %s", run.version, state.status, outcome)
-    runtime.registry.put(run)
+    services.registry.put(run)

@@ -52,10 +52,10 @@ class ModelChoiceError(ValueError):
     """The version asked for cannot serve (unknown, not an embedding model, no model folder, or live)."""
 
 
-def switch_target(runtime: SwitchChoice, version: str | None) -> ModelRun:
+def switch_target(services: SwitchChoice, version: str | None) -> ModelRun:
     """The run `version` names, or with None the one a rollback returns to: the last one retired."""
-    registry = runtime.registry
-    live = registry.by_collection(runtime.models.live_collection(fresh=True))
+    registry = services.registry
+    live = registry.by_collection(services.models.live_collection(fresh=True))
     if version is None:
         retired = [
             run
@@ -80,20 +80,20 @@ def switch_target(runtime: SwitchChoice, version: str | None) -> ModelRun:
     return run
 
 
-def switch_to(runtime: SwitchServices, run: ModelRun, progress: Progress) -> ModelRun:
+def switch_to(services: SwitchServices, run: ModelRun, progress: Progress) -> ModelRun:
     """Make `run` live (the caller holds `freshrag.training.run.exclusive`)."""
-    switch = Switch(runtime.store, runtime.models, runtime.locks, runtime.chunker, progress)
+    switch = Switch(services.store, services.models, services.locks, services.chunker, progress)
     lifecycle.begin_switch(run)
-    runtime.registry.put(run)
+    services.registry.put(run)
     try:
         switch.prepare(run)
-        promote(runtime, run, switch)
+        promote(services, run, switch)
     except Exception as exc:
         log.exception("switching to %s failed", run.version)
         lifecycle.end_switch(run, f"switch failed: {type(exc).__name__}: {exc}")
-        runtime.registry.put(run)
+        services.registry.put(run)
         raise
     lifecycle.end_switch(run)
-    runtime.registry.put(run)
+    services.registry.put(run)
     log.info("%s is live again", run.version)
     return run

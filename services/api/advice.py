@@ -18,8 +18,8 @@ CACHE_SECONDS = 30.0
 
 
 class CachedAdvice:
-    def __init__(self, runtime: FigureSources, seconds: float = CACHE_SECONDS) -> None:
-        self._runtime = runtime
+    def __init__(self, services: FigureSources, seconds: float = CACHE_SECONDS) -> None:
+        self._services = services
         self._seconds = seconds
         self._lock = threading.Lock()
         self._value: tuple[float, dict[str, Any]] | None = None
@@ -28,7 +28,7 @@ class CachedAdvice:
         with self._lock:
             now = time.monotonic()
             if self._value is None or now - self._value[0] > self._seconds:
-                self._value = (now, advise(gather_figures(self._runtime)).to_json())
+                self._value = (now, advise(gather_figures(self._services)).to_json())
             return self._value[1]
 
     def for_status_page(self) -> dict[str, Any] | None:

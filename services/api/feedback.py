@@ -41,7 +41,7 @@ class FeedbackServices(Protocol):
 
 
 def feedback_router(
-    runtime: FeedbackServices,
+    services: FeedbackServices,
     on_feedback: Callable[[Feedback], None] | None = None,
     require_admin: Callable[..., None] | None = None,
 ) -> APIRouter:
@@ -75,9 +75,9 @@ def feedback_router(
             query, doc_id = checked_feedback(body.query, body.doc_id)
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
-        _check_searchable(doc_id, runtime.store.get_record(doc_id))
+        _check_searchable(doc_id, services.store.get_record(doc_id))
         try:
-            feedback = runtime.feedback.add(query, doc_id, body.relevant, time.time())
+            feedback = services.feedback.add(query, doc_id, body.relevant, time.time())
         except STORAGE_ERRORS as exc:
             raise unavailable(exc, "written") from None
         if on_feedback is not None:
@@ -92,8 +92,8 @@ def feedback_router(
     )
     def latest_feedback(limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> FeedbackListOut:
         try:
-            latest = runtime.feedback.latest(limit)
-            total = runtime.feedback.count()
+            latest = services.feedback.latest(limit)
+            total = services.feedback.count()
         except STORAGE_ERRORS as exc:
             raise unavailable(exc, "read") from None
         return FeedbackListOut(feedback=[FeedbackOut(**asdict(entry)) for entry in latest], total=total)

@@ -36,7 +36,7 @@ class ModelServices(TrainingCheck, RunQueueing, JobServices, Protocol):
     def queue(self) -> ChangeQueue: ...
 
 
-def models_router(runtime: ModelServices, require_admin: Callable[..., None]) -> APIRouter:
+def models_router(services: ModelServices, require_admin: Callable[..., None]) -> APIRouter:
     router = APIRouter(tags=["models"])
     admin = [Depends(require_admin)]
 
@@ -46,12 +46,12 @@ def models_router(runtime: ModelServices, require_admin: Callable[..., None]) ->
     @router.get("/models", response_model=ModelsOut)
     def list_models() -> ModelsOut:
         """Every model version, oldest first: the base model, each fine-tune run, each OpenAI job."""
-        runs = runtime.registry.runs()
-        return ModelsOut(models=[out(run) for run in runs], live=runtime.models.live_version())
+        runs = services.registry.runs()
+        return ModelsOut(models=[out(run) for run in runs], live=services.models.live_version())
 
     @router.get("/models/{version}", response_model=ModelOut)
     def get_model(version: str) -> ModelOut:
-        run = runtime.registry.get(version)
+        run = services.registry.get(version)
         if run is None:
             raise HTTPException(404, f"no model {version!r}")
         return out(run)
@@ -60,32 +60,32 @@ def models_router(runtime: ModelServices, require_admin: Callable[..., None]) ->
     def finetune(body: FinetuneRequest) -> dict[str, Any]:
         """Start a run now (`force`, the default), or only if the scheduled check would (`force: false`)."""
         if body.backend == "openai":
-            return _start_openai(runtime)
-        busy = run_in_progress(runtime)
+            return _start_openai(services)
+        busy = run_in_progress(services)
         if busy is not None:
             raise HTTPException(409, f"run {busy.version} is under way ({busy.stage or 'starting'})")
-        reason = "requested" if body.force else should_train(runtime)
+        reason = "requested" if body.force else should_train(services)
         if reason is None:
-            return {"started": False, "reason": why_not(runtime)}
-        run = queued_run(runtime, reason)
-        runtime.queue.request(FINETUNE, version=run.version, trigger=reason)
+            return {"started": False, "reason": why_not(services)}
+        run = queued_run(services, reason)
+        services.queue.request(FINETUNE, version=run.version, trigger=reason)
         return {"started": True, "version": run.version, "reason": reason}
 
     @router.post("/admin/models/rollback", status_code=202, dependencies=admin)
     def rollback() -> dict[str, str]:
         """Back to the model that was live before this one (only what changed since is re-embedded)."""
-        return _switch(runtime, None)
+        return _switch(services, None)
 
     @router.post("/admin/models/{version}/promote", status_code=202, dependencies=admin)
     def promote(version: str) -> dict[str, str]:
         """Make `version` live whatever the gate said (re-embedding as needed, then the alias swap)."""
-        return _switch(runtime, version)
+        return _switch(services, version)
 
     @router.post("/admin/models/{version}/cancel", response_model=ModelOut, dependencies=admin)
     def cancel(version: str) -> ModelOut:
         """Cancel a running OpenAI fine-tuning job."""
         try:
-            return out(cancel_job(runtime, version))
+            return out(cancel_job(services, version))
         except ValueError as exc:
             raise HTTPException(404, str(exc)) from None
         except OpenAIBackendError as exc:
@@ -94,29 +94,29 @@ def models_router(runtime: ModelServices, require_admin: Callable[..., None]) ->
     return router
 
 
-def _switch(runtime: ModelServices, version: str | None) -> dict[str, str]:
+def _switch(services: ModelServices, version: str | None) -> dict[str, str]:
     try:
-        target = switch_target(runtime, version)
+        target = switch_target(services, version)
     except ModelChoiceError as exc:
-        unknown = version is not None and runtime.registry.get(version) is None
+        unknown = version is not None and services.registry.get(version) is None
         raise HTTPException(404 if unknown else 409, str(exc)) from None
-    busy = run_in_progress(runtime)
+    busy = run_in_progress(services)
     if busy is not None:
         raise HTTPException(409, f"run {busy.version} is under way ({busy.stage or 'starting'})")
     lifecycle.queue_switch(target)  # `freshrag models promote` follows the target until it is settled
-    runtime.registry.put(target)
+    services.registry.put(target)
     try:
-        runtime.queue.request(SWITCH_MODEL, version=target.version)
+        services.queue.request(SWITCH_MODEL, version=target.version)
     except Exception:
         lifecycle.end_switch(target)  # nothing will run it: a stage left behind would be followed for good
-        runtime.registry.put(target)
+        services.registry.put(target)
         raise
     return {"switching_to": target.version}
 
 
-def _start_openai(runtime: ModelServices) -> dict[str, Any]:
+def _start_openai(services: ModelServices) -> dict[str, Any]:
     try:
-        run = start_job(runtime, "requested")
+        run = start_job(services, "requested")
     except (ExamplesError, SettingsError, ValueError) as exc:
         raise HTTPException(400, str(exc)) from None
     except OpenAIBackendError as exc:

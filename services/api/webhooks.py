@@ -52,11 +52,11 @@ class WebhookServices(Protocol):
     def metrics(self) -> Metrics: ...
 
 
-def webhook_router(runtime: WebhookServices) -> APIRouter:
+def webhook_router(services: WebhookServices) -> APIRouter:
     router = APIRouter(tags=["webhooks"])
-    intake = WebhookIntake(runtime.settings, runtime.journal, runtime.queue, runtime.locks)
-    limit = runtime.settings.webhook_max_bytes
-    counter = runtime.metrics.webhook_deliveries
+    intake = WebhookIntake(services.settings, services.journal, services.queue, services.locks)
+    limit = services.settings.webhook_max_bytes
+    counter = services.metrics.webhook_deliveries
 
     def answer(source: str, outcome: str, status: int, body: dict[str, Any], **headers: str) -> JSONResponse:
         counter.labels(source, outcome).inc()

@@ -4,13 +4,15 @@ killed in between) is sent again from its claim; a message still queued or held 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import redis
 
 from freshrag.coordination import open_coordination, resend_stranded_changes
 from freshrag.documents import Change, Op, SourceKind
-from freshrag.queue import INDEXING_QUEUE, queued_task_ids
+from freshrag.queue import INDEXING_QUEUE, ChangeQueue, queued_task_ids
 from freshrag.settings import Settings, load_settings
 from tests.redis_server import RedisServer
 
@@ -19,20 +21,26 @@ def change(name: str) -> Change:
     return Change(f"file:inbox/{name}", Op.UPSERT, SourceKind.FILE, f"/inbox/{name}", root="/inbox")
 
 
-def distributed(tmp_path: Path, redis_server: RedisServer) -> Settings:
-    return load_settings(data_dir=tmp_path / "data", broker_url=redis_server.url)
+@dataclass(frozen=True)
+class Broker:
+    settings: Settings
+    queue: ChangeQueue
+    client: redis.Redis
+
+
+@pytest.fixture
+def broker(tmp_path: Path, redis_server: RedisServer) -> Broker:
+    """A distributed deployment's queue on a real redis-server, with no worker taking its messages."""
+    settings = load_settings(data_dir=tmp_path / "data", broker_url=redis_server.url)
+    return Broker(settings, open_coordination(settings).queue, redis_server.client())
 
 
 def queued(client: redis.Redis) -> list[dict[str, object]]:
     return [json.loads(raw) for raw in client.lrange(INDEXING_QUEUE, 0, -1)]
 
 
-def test_a_message_the_broker_lost_is_sent_again_under_its_claim(
-    tmp_path: Path, redis_server: RedisServer
-) -> None:
-    settings = distributed(tmp_path, redis_server)
-    queue = open_coordination(settings).queue
-    client = redis_server.client()
+def test_a_message_the_broker_lost_is_sent_again_under_its_claim(broker: Broker) -> None:
+    settings, queue, client = broker.settings, broker.queue, broker.client
     for name in ("lost.md", "queued.md", "taken.md"):
         assert queue.submit(change(name))
     raw = {json.loads(item)["headers"]["kwargsrepr"]: item for item in client.lrange(INDEXING_QUEUE, 0, -1)}
@@ -54,12 +62,8 @@ def test_a_message_the_broker_lost_is_sent_again_under_its_claim(
     assert queued_task_ids(client) >= {lost["headers"]["id"], taken["headers"]["id"]}
 
 
-def test_a_claim_younger_than_the_bound_may_be_on_its_way_and_is_left_alone(
-    tmp_path: Path, redis_server: RedisServer
-) -> None:
-    settings = distributed(tmp_path, redis_server)
-    queue = open_coordination(settings).queue
-    client = redis_server.client()
+def test_a_claim_younger_than_the_bound_may_be_on_its_way_and_is_left_alone(broker: Broker) -> None:
+    settings, queue, client = broker.settings, broker.queue, broker.client
     assert queue.submit(change("new.md"))
     client.delete(INDEXING_QUEUE)
 
@@ -67,10 +71,8 @@ def test_a_claim_younger_than_the_bound_may_be_on_its_way_and_is_left_alone(
     assert resend_stranded_changes(settings, queue, older_than=0) == 1
 
 
-def test_a_finished_change_leaves_nothing_to_send_again(tmp_path: Path, redis_server: RedisServer) -> None:
-    settings = distributed(tmp_path, redis_server)
-    queue = open_coordination(settings).queue
-    client = redis_server.client()
+def test_a_finished_change_leaves_nothing_to_send_again(broker: Broker) -> None:
+    settings, queue, client = broker.settings, broker.queue, broker.client
     assert queue.submit(change("done.md"))
     (message,) = queued(client)
     client.delete(INDEXING_QUEUE)
