@@ -170,10 +170,10 @@ class ChangeQueue:
         with _broker_errors():
             self._send(message)
 
-    def _send(self, message: dict[str, Any], countdown: float | None = None) -> None:
+    def _send(self, message: dict[str, Any], countdown: float | None = None, attempt: int = 1) -> None:
         self._client.send_task(
             INDEX_DOCUMENT,
-            kwargs={"change": message},
+            kwargs={"change": message} | ({"attempt": attempt} if attempt > 1 else {}),
             kwargsrepr=message["doc_id"],  # what logs show; saves Celery a repr of every message
             task_id=message["claim"],  # so the broker's copy can be found by its claim
             queue=INDEXING_QUEUE,
@@ -189,13 +189,7 @@ class ChangeQueue:
         with _broker_errors():
             if not self._pending.retrying(change.doc_id, change.detected_at, change.claim):
                 return False
-            self._client.send_task(
-                INDEX_DOCUMENT,
-                kwargs={"change": change.to_message(), "attempt": attempt},
-                queue=INDEXING_QUEUE,
-                countdown=countdown,
-                expires=self._expires,
-            )
+            self._send(change.to_message(), countdown=countdown, attempt=attempt)
         return True
 
     def reconcile(self, folder: str, prefix: str = "") -> None:

@@ -4,7 +4,7 @@ killed in between) is sent again from its claim; a message still queued or held 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -82,3 +82,16 @@ def test_a_finished_change_leaves_nothing_to_send_again(broker: Broker) -> None:
 
     assert resend_stranded_changes(settings, queue, older_than=0) == 0
     assert client.keys("freshrag:pending-message:*") == []
+
+
+def test_a_change_waiting_for_its_retry_is_not_sent_again(broker: Broker) -> None:
+    settings, queue, client = broker.settings, broker.queue, broker.client
+    assert queue.submit(change("flaky.md"))
+    (message,) = queued(client)
+    client.delete(INDEXING_QUEUE)  # a worker took it and ran it; the run failed
+    claim = message["headers"]["id"]
+    queue.pending.started("file:inbox/flaky.md", claim)
+    assert queue.retry(replace(change("flaky.md"), claim=claim), attempt=2, countdown=60)
+
+    assert resend_stranded_changes(settings, queue, older_than=0) == 0
+    assert [m["headers"]["id"] for m in queued(client)] == [claim]
