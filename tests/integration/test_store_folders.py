@@ -6,6 +6,7 @@ second process on the same folder gets `StoreLockedError`. The `freshrag` comman
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -16,7 +17,14 @@ import numpy as np
 import pytest
 import qdrant_edge as qe
 
-from freshrag.store import ChunkPoint, SparseVector, StoreCorruptError, StoreLockedError, chunk_point_id
+from freshrag.store import (
+    ChunkPoint,
+    ChunkQuery,
+    SparseVector,
+    StoreCorruptError,
+    StoreLockedError,
+    chunk_point_id,
+)
 from freshrag.store.edge import EdgeStore
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -195,3 +203,24 @@ def test_what_a_killed_process_was_creating_or_dropping_is_forgotten(tmp_path: P
         assert not (index / "scratch").exists()
     finally:
         reopened.close()
+
+
+def test_a_collection_written_by_an_earlier_build_keeps_its_chunks_and_gets_the_search_pool(
+    tmp_path: Path,
+) -> None:
+    """Shards from before the one-thread search pool (their config names no pool size) open as they are,
+    answer searches, and are switched to this build's pool, which the engine then keeps in their config."""
+    index = tmp_path / "index"
+    live = make_index(index)
+    config_file = live / "edge_config.json"
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    del config["max_search_threads"]
+    config_file.write_text(json.dumps(config), encoding="utf-8")
+
+    store = EdgeStore(index)
+    try:
+        hits = store.search(ChunkQuery(limit=3, dense=np.ones(DIMENSION, dtype=np.float32)))
+        assert [hit.payload["doc_id"] for hit in hits] == ["d"]
+    finally:
+        store.close()
+    assert json.loads(config_file.read_text(encoding="utf-8"))["max_search_threads"] == 1
