@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hmac
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-import anyio
 import orjson
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -122,10 +123,13 @@ def create_app(runtime: Runtime) -> FastAPI:
             return JSONResponse({"status": "unavailable", "problems": problems}, status_code=503)
         return JSONResponse({"status": "ready"})
 
-    # Searches compute a few at a time, each with a query model copy of its own; the rest wait in arrival
-    # order. Twenty searches let loose at once on two cores only contend for the GIL and the cores, and the
-    # unlucky ones wait longest.
-    searching = anyio.CapacityLimiter(runtime.settings.search_threads)
+    # Searches compute a few at a time (FRESHRAG_SEARCH_THREADS), each with a query model copy of its own;
+    # the rest wait in arrival order. Twenty searches let loose at once on two cores only contend for the GIL
+    # and the cores, and the unlucky ones wait longest. The threads take the next search from the pool's
+    # queue themselves: behind an async limiter each search's slot passed through the event loop, which
+    # waits for the GIL like every thread, and on 2 cores that left the slots idle for a quarter of the
+    # time (hybrid under 20 clients: 230 -> 290 searches/s).
+    searching = ThreadPoolExecutor(runtime.settings.search_threads, thread_name_prefix="search")
 
     def search_json(response: SearchResponse) -> Response:
         """The answer serialised straight from its dataclasses by orjson: the body the response model
@@ -149,7 +153,7 @@ def create_app(runtime: Runtime) -> FastAPI:
                 weights=parse_weights(weights) if weights is not None else None,
                 record=True,
             )
-            return await anyio.to_thread.run_sync(search, limiter=searching)
+            return await asyncio.get_running_loop().run_in_executor(searching, search)
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from None
 
