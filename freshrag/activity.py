@@ -4,7 +4,6 @@ and user queries with their best score and embedding (for knowledge gaps and que
 from __future__ import annotations
 
 import base64
-import contextlib
 import logging
 import queue
 import threading
@@ -26,6 +25,7 @@ CHANGES_SHOWN = 20
 GAPS_SHOWN = 20
 QUERY_BACKLOG = 10_000
 QUERY_BATCH = 500  # queries written in one transaction at most
+QUERY_BATCH_SECONDS = 0.25  # how long a batch waits for more queries after its first
 
 
 class Activity:
@@ -94,14 +94,26 @@ class Activity:
 
     def _write_queries(self) -> None:
         while True:
-            batch = [self._queries.get()]
-            with contextlib.suppress(queue.Empty):
-                while len(batch) < QUERY_BATCH:
-                    batch.append(self._queries.get_nowait())
+            batch = self._next_batch()
             self._extend(QUERIES, [entry for entry in batch if isinstance(entry, dict)])
             for flushed in batch:
                 if isinstance(flushed, threading.Event):
                     flushed.set()
+
+    def _next_batch(self) -> list[dict[str, Any] | threading.Event]:
+        """What arrives within `QUERY_BATCH_SECONDS` of the first query, up to `QUERY_BATCH`; a flush
+        request ends the batch at once."""
+        batch = [self._queries.get()]
+        deadline = time.monotonic() + QUERY_BATCH_SECONDS
+        while len(batch) < QUERY_BATCH and not isinstance(batch[-1], threading.Event):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(self._queries.get(timeout=remaining))
+            except queue.Empty:
+                break
+        return batch
 
     def _append(self, log_name: str, entry: dict[str, Any]) -> None:
         self._extend(log_name, [entry])
