@@ -74,9 +74,16 @@ def test_every_document_id_the_api_hands_out_can_be_fetched(runtime: Runtime, tm
 ADMIN_TOKEN = "a-long-enough-admin-token"  # noqa: S105  (a test token)
 
 
+def flush_query_log(runtime: Runtime) -> None:
+    """Wait for the searches so far to reach the query log (written off the search path, within moments)."""
+    assert runtime.search.activity is not None
+    runtime.search.activity.flush()
+
+
 def test_users_queries_are_shown_only_with_the_admin_token(start_runtime: Callable[..., Runtime]) -> None:
     runtime = start_runtime(api_token=ADMIN_TOKEN)
     runtime.search.search("why do zebras have stripes", 3, record=True)  # nothing indexed: a gap
+    flush_query_log(runtime)
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     with TestClient(create_app(runtime)) as client:
         assert client.get("/knowledge-gaps").status_code == 401
@@ -92,6 +99,7 @@ def test_users_queries_are_shown_only_with_the_admin_token(start_runtime: Callab
 
 def test_without_a_token_loopback_callers_see_the_queries(runtime: Runtime) -> None:
     runtime.search.search("why do zebras have stripes", 3, record=True)
+    flush_query_log(runtime)
     with TestClient(create_app(runtime)) as client:
         for path in ("/knowledge-gaps", "/status", "/"):
             assert "zebras" in client.get(path).text, path
