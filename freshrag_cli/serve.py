@@ -52,7 +52,7 @@ def serve(settings: Settings, *, worker: bool, watch: bool) -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
-        lifespan="off",
+        lifespan="on",  # runs the MCP session manager, which /mcp needs
         access_log=False,
     )
     server = uvicorn.Server(config)

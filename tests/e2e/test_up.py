@@ -1,10 +1,15 @@
-"""`freshrag up` started as a user starts it: a folder kept searchable over HTTP and from the command line."""
+"""`freshrag up` started as a user starts it: a folder kept searchable over HTTP, over MCP and from the
+command line."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import Client
 
 from tests.conftest import eventually
 from tests.e2e.conftest import Instance, run
@@ -71,3 +76,26 @@ def test_a_bad_setting_stops_start_up_with_its_name(tmp_path: Path, env: dict[st
     exposed = run(["up", "--host", "0.0.0.0"], env, tmp_path)
     assert exposed.returncode == 2
     assert "FRESHRAG_API_TOKEN" in exposed.stderr
+
+
+def test_agents_search_the_folder_over_mcp_at_slash_mcp(
+    start_up: Callable[..., Instance], tmp_path: Path
+) -> None:
+    """The MCP endpoint of the API as `freshrag up` serves it (its session manager runs in the server's
+    lifespan: without it every call to /mcp failed)."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "kiln.md").write_text("# Kiln\n\nThe glaze kiln fires every Thursday at dawn.")
+    up = start_up("--watch", "inbox")
+    eventually(lambda: up.http.get("/search", params={"q": "glaze kiln"}).json()["results"])
+
+    async def session() -> tuple[set[str], dict[str, Any]]:
+        async with Client(f"{up.url}/mcp") as client:
+            listed = await client.list_tools()
+            found = await client.call_tool("search", {"query": "when does the glaze kiln fire", "k": 1})
+            assert not found.is_error, found.content
+            return {tool.name for tool in listed.tools}, found.structured_content or {}
+
+    tools, found = anyio.run(session)
+    assert {"search", "ask", "get_document", "status"} <= tools
+    assert found["results"][0]["uri"] == str(inbox / "kiln.md")
