@@ -162,11 +162,9 @@ class SearchService:
         )
 
     def _similarities(self, hits: list[Hit], vector: np.ndarray, collection: str) -> dict[str, float]:
-        """Each hit's cosine to the query: from the store where it knows it, else from the stored vectors
-        (keyword mode)."""
+        """Each hit's cosine to the query: from the search, else (keyword mode) scored by the store."""
         known = {hit.id: hit.similarity for hit in hits if hit.similarity is not None}
         missing = [hit.id for hit in hits if hit.similarity is None]
         if missing:
-            stored = self._store.chunk_vectors(missing, collection)
-            known |= {point_id: float(np.dot(vector, dense)) for point_id, (_, dense) in stored.items()}
+            known |= self._store.chunk_similarities(missing, vector, collection)
         return known

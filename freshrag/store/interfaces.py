@@ -155,6 +155,11 @@ class Store(Protocol):
         """The payload and dense vector of those of `ids` that `collection` holds."""
         ...
 
+    def chunk_similarities(self, ids: list[str], vector: np.ndarray, collection: str) -> dict[str, float]:
+        """The cosine of `vector` and the dense vector of each of `ids` that `collection` holds, computed
+        where the vectors are (no vector is read back)."""
+        ...
+
     def search(self, query: ChunkQuery, collection: str | None = None) -> list[Hit]:
         """The best `query.limit` chunks of `collection` (the live one by default), best first."""
         ...

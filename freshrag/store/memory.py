@@ -143,6 +143,12 @@ class MemoryStore:
             chunks = self._collection(collection).chunks
             return {i: (_copy(chunks[i].payload), chunks[i].dense.copy()) for i in ids if i in chunks}
 
+    def chunk_similarities(self, ids: list[str], vector: np.ndarray, collection: str) -> dict[str, float]:
+        unit = _unit(vector)  # stored vectors are unit length already
+        with self._lock:
+            chunks = self._collection(collection).chunks
+            return {i: float(np.dot(unit, chunks[i].dense)) for i in ids if i in chunks}
+
     def search(self, query: ChunkQuery, collection: str | None = None) -> list[Hit]:
         sparse = query.sparse if query.sparse is not None and query.sparse.indices else None
         hybrid = query.dense is not None and sparse is not None

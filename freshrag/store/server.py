@@ -218,6 +218,19 @@ class ServerStore:
                     found[str(record.id)] = (dict(record.payload or {}), dense)
         return found
 
+    def chunk_similarities(self, ids: list[str], vector: np.ndarray, collection: str) -> dict[str, float]:
+        """Scored by the server: no vector travels back."""
+        found: dict[str, float] = {}
+        for start in range(0, len(ids), _SCROLL_PAGE):
+            part = ids[start : start + _SCROLL_PAGE]
+            only = models.Filter(must=[models.HasIdCondition(has_id=list(part))])
+            with self._lock:
+                scored = self._client.query_points(
+                    collection, vector.tolist(), using=DENSE, query_filter=only, limit=len(part)
+                )
+            found.update((str(p.id), float(p.score)) for p in scored.points)
+        return found
+
     def delete_chunks(self, ids: list[str], collection: str | None = None) -> None:
         for start in range(0, len(ids), _WRITE_BATCH):
             selector = models.PointIdsList(points=list(ids[start : start + _WRITE_BATCH]))

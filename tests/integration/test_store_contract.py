@@ -171,6 +171,19 @@ def test_chunk_ids_payloads_and_vectors(filled: Store) -> None:
     assert sorted(p["doc_id"] for p in filled.all_chunk_payloads()) == sorted(c[0] for c in CHUNKS)
 
 
+def test_chunk_similarities_are_the_cosines_of_the_chunks_that_exist(filled: Store) -> None:
+    query = axis(1, noise=0.3) * 4.0  # not unit length: a cosine is the same
+    wanted = [POINTS[1].id, POINTS[3].id, chunk_point_id("nobody", "0")]
+
+    similarities = filled.chunk_similarities(wanted, query, LIVE)
+
+    assert set(similarities) == {POINTS[1].id, POINTS[3].id}
+    unit = query / np.linalg.norm(query)
+    for point_id, similarity in similarities.items():
+        stored = next(p for p in POINTS if p.id == point_id).vector
+        assert similarity == pytest.approx(float(np.dot(unit, stored / np.linalg.norm(stored))), abs=1e-3)
+
+
 def test_dense_search_ranks_the_nearest_chunk_first(filled: Store) -> None:
     hits = filled.search(ChunkQuery(limit=3, dense=axis(3, noise=0.2)))
 
