@@ -205,16 +205,18 @@ def test_what_a_killed_process_was_creating_or_dropping_is_forgotten(tmp_path: P
         reopened.close()
 
 
-def test_a_collection_written_by_an_earlier_build_keeps_its_chunks_and_gets_the_search_pool(
+def test_a_collection_written_by_an_earlier_build_keeps_its_chunks_and_gets_the_search_settings(
     tmp_path: Path,
 ) -> None:
-    """Shards from before the one-thread search pool (their config names no pool size) open as they are,
-    answer searches, and are switched to this build's pool, which the engine then keeps in their config."""
+    """Shards from before the one-thread search pool and the graph for every indexed segment (their config
+    names no pool size and Edge's full-scan threshold) open as they are, answer searches, and are switched
+    to this build's settings, which the engine then keeps in their config."""
     index = tmp_path / "index"
     live = make_index(index)
     config_file = live / "edge_config.json"
     config = json.loads(config_file.read_text(encoding="utf-8"))
     del config["max_search_threads"]
+    config["hnsw_config"]["full_scan_threshold"] = 10_000
     config_file.write_text(json.dumps(config), encoding="utf-8")
 
     store = EdgeStore(index)
@@ -223,4 +225,6 @@ def test_a_collection_written_by_an_earlier_build_keeps_its_chunks_and_gets_the_
         assert [hit.payload["doc_id"] for hit in hits] == ["d"]
     finally:
         store.close()
-    assert json.loads(config_file.read_text(encoding="utf-8"))["max_search_threads"] == 1
+    upgraded = json.loads(config_file.read_text(encoding="utf-8"))
+    assert upgraded["max_search_threads"] == 1
+    assert upgraded["hnsw_config"]["full_scan_threshold"] == 1_000
