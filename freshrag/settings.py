@@ -134,6 +134,13 @@ class Settings(BaseSettings):
         le=256,
         description="Cores each loaded ONNX model copy computes on (1 is fastest on 2 cores).",
     )
+    search_pool_threads: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Threads of the embedded engine that read one search's segments in parallel (1: each "
+        "search reads its segments in turn, searches run in parallel instead).",
+    )
     search_threads: int = Field(
         2,
         ge=1,

@@ -52,7 +52,7 @@ def open_store(settings: Settings) -> Store:
     from freshrag.store.edge import EdgeStore
     from freshrag.store.legacy import migrate_legacy
 
-    store = EdgeStore(settings.index_path)
+    store = EdgeStore(settings.index_path, search_pool_threads=settings.search_pool_threads)
     try:
         migrate_legacy(settings.qdrant_path, store)
     except BaseException:

@@ -52,13 +52,22 @@ _PAGE = 1024
 _WRITE_BATCH = 512
 _INDEXED_FIELDS = ("doc_id", "source_kind", "root", "uri", "title")
 _CONFIG_FILE = "edge_config.json"
+# Edge's search pool, per shard: one thread by default (FRESHRAG_SEARCH_POOL_THREADS). Edge's own default (a
+# thread per CPU) reads segments in parallel, but the caller waits for the pool holding the GIL, so every
+# handoff stalls the whole process: on 2 cores one thread served 35% more searches from two threads at once
+# (SciFact, hybrid) and was faster for one client up to 100k chunks (hybrid p99 10.1 against 13.4 ms); at
+# 1M one client loses about a tenth (127 against 110 ms). Searches run in parallel across requests instead.
+SEARCH_POOL_THREADS = 1
 
 
 class EdgeStore:
     """Chunks in Edge shards, records in SQLite, the live collection in a pointer file. Thread-safe."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, search_pool_threads: int = SEARCH_POOL_THREADS) -> None:
+        """Open (or create) the store at `folder`. `search_pool_threads`: the engine's threads per shard
+        that read one search's segments in parallel (see `SEARCH_POOL_THREADS`)."""
         self._folder = folder
+        self._pool = search_pool_threads
         self._chunks_dir = folder / "chunks"
         self._pointer = folder / "live"
         self._scratch = folder / "scratch"
@@ -68,7 +77,7 @@ class EdgeStore:
         self._shards: dict[str, qe.EdgeShard] = {}
         try:
             for path in sorted(p for p in self._chunks_dir.iterdir() if p.is_dir()):
-                self._shards[path.name] = _open_shard(path)
+                self._shards[path.name] = _open_shard(path, self._pool)
             self._live = self._read_pointer()
             self._records = RecordTable(folder / "records.sqlite")
         except BaseException:
@@ -101,7 +110,7 @@ class EdgeStore:
             staged = self._scratch / f"create-{name}"
             shutil.rmtree(staged, ignore_errors=True)
             staged.parent.mkdir(exist_ok=True)
-            shard = qe.EdgeShard.create(str(staged), _config(dimension))
+            shard = qe.EdgeShard.create(str(staged), _config(dimension, self._pool))
             for field in _INDEXED_FIELDS:
                 shard.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Keyword))
             shard.close()
@@ -409,15 +418,9 @@ _INDEXING_THRESHOLD_KB = 1_000
 # holding the GIL, against 0.11 ms through the graph (recall@10 against the scan 0.995; SciFact nDCG@10
 # unchanged: dense 0.651, hybrid 0.721). A segment large enough to be indexed is searched through its index.
 _FULL_SCAN_THRESHOLD_KB = _INDEXING_THRESHOLD_KB
-# Edge's search pool, per shard: one thread. Its default (a thread per CPU) reads segments in parallel, but
-# the caller waits for the pool holding the GIL, so every handoff stalls the whole process: on 2 cores one
-# thread served 35% more searches from two threads at once (SciFact, hybrid) and was faster for one client
-# up to 100k chunks (hybrid p99 10.1 against 13.4 ms); at 1M one client loses about a tenth (127 against
-# 110 ms). Searches run in parallel across requests instead.
-_SEARCH_POOL_THREADS = 1
 
 
-def _config(dimension: int) -> qe.EdgeConfig:
+def _config(dimension: int, pool: int) -> qe.EdgeConfig:
     return qe.EdgeConfig(
         # Half-precision storage halves what a brute-force search reads (5.9 against 11.1 ms over 100k
         # vectors here); unit vectors lose nothing a ranking notices.
@@ -432,7 +435,7 @@ def _config(dimension: int) -> qe.EdgeConfig:
         # the built segment answered a hybrid search under 20 clients 7% faster (p99 145 -> 125 ms here).
         optimizers=qe.EdgeOptimizersConfig(indexing_threshold=_INDEXING_THRESHOLD_KB),
         hnsw_config=_hnsw_config(),
-        max_search_threads=_SEARCH_POOL_THREADS,
+        max_search_threads=pool,
     )
 
 
@@ -441,8 +444,9 @@ def _hnsw_config() -> qe.HnswIndexConfig:
     return qe.HnswIndexConfig(m=16, ef_construct=100, full_scan_threshold=_FULL_SCAN_THRESHOLD_KB)
 
 
-def _open_shard(path: Path) -> qe.EdgeShard:
-    """Load the shard at `path` after checking, without writing anything, that it is one of ours."""
+def _open_shard(path: Path, pool: int) -> qe.EdgeShard:
+    """Load the shard at `path` after checking, without writing anything, that it is one of ours; its search
+    pool is made `pool` threads."""
     config_file = path / _CONFIG_FILE
     try:
         config = json.loads(config_file.read_text(encoding="utf-8"))
@@ -463,18 +467,16 @@ def _open_shard(path: Path) -> qe.EdgeShard:
         raise StoreCorruptError(f"{path}: the shard cannot be opened ({reason})") from None
     hnsw = config.get("hnsw_config") or {}
     if (
-        config.get("max_search_threads") == _SEARCH_POOL_THREADS
+        config.get("max_search_threads") == pool
         and hnsw.get("full_scan_threshold") == _FULL_SCAN_THRESHOLD_KB
     ):
         return shard
-    # Created by an earlier build: opened once as it was (so a broken one is left untouched), then again
-    # with the search pool and graph settings of this one, which Edge keeps in the shard's config from now
-    # on. A graph already built keeps its settings until the next `optimize` builds it again.
+    # Created by an earlier build, or with another pool: opened once as it was (so a broken one is left
+    # untouched), then again with the search pool and graph settings asked for now, which Edge keeps in the
+    # shard's config. A graph already built keeps its settings until the next `optimize` builds it again.
     shard.close()
     upgrade = qe.EdgeConfig(
-        sparse_vectors=_sparse_vectors(),
-        hnsw_config=_hnsw_config(),
-        max_search_threads=_SEARCH_POOL_THREADS,
+        sparse_vectors=_sparse_vectors(), hnsw_config=_hnsw_config(), max_search_threads=pool
     )
     return qe.EdgeShard.load(str(path), upgrade)
 

@@ -228,3 +228,20 @@ def test_a_collection_written_by_an_earlier_build_keeps_its_chunks_and_gets_the_
     upgraded = json.loads(config_file.read_text(encoding="utf-8"))
     assert upgraded["max_search_threads"] == 1
     assert upgraded["hnsw_config"]["full_scan_threshold"] == 1_000
+
+
+def test_the_search_pool_follows_the_setting_each_time_the_store_opens(tmp_path: Path) -> None:
+    """FRESHRAG_SEARCH_POOL_THREADS: a large store for one user may give each search the engine's parallel
+    segment reads; the shard keeps whichever size it was last opened with, and its chunks."""
+    index = tmp_path / "index"
+    live = make_index(index)
+    config_file = live / "edge_config.json"
+
+    for threads in (2, 1):
+        store = EdgeStore(index, search_pool_threads=threads)
+        try:
+            hits = store.search(ChunkQuery(limit=3, dense=np.ones(DIMENSION, dtype=np.float32)))
+            assert [hit.payload["doc_id"] for hit in hits] == ["d"]
+        finally:
+            store.close()
+        assert json.loads(config_file.read_text(encoding="utf-8"))["max_search_threads"] == threads
