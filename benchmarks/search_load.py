@@ -5,9 +5,9 @@ ingest` (the fastest way in: it embeds in batches, straight into the store), the
 on that folder and data dir; its start-up reconcile finds nothing to do. C clients (wrk's connections where
 Debian's `wrk` is installed, which costs the shared cores almost nothing; else, or with `--client python`,
 this process's threads, one connection each) then send `GET /search?q=...&k=10&mode=M` back to back for S
-seconds per mode, with queries drawn from SciFact's queries. Latency counts answered searches (200; wrk counts
-every answer); anything else is an error, by status or by exception. Requests per second are answered
-searches over the phase's wall time.
+seconds per mode and round, with queries drawn from SciFact's queries. Latency counts answered searches
+(200; wrk counts every answer); anything else is an error, by status or by exception. Requests per second
+are answered searches over the phase's wall time.
 
 Then the same hybrid load runs while a 1.5 MB text file (SciFact abstracts end to end) is moved into the
 watched folder one second in; the load goes on for S seconds after the drop, its record is polled every
@@ -16,11 +16,15 @@ watched folder one second in; the load goes on for S seconds after the drop, its
     .venv/bin/python benchmarks/search_load.py [--clients 20] [--seconds 30] [--modes dense,keyword,hybrid]
     .venv/bin/python benchmarks/search_load.py --docs 300 --clients 4 --seconds 5     # a quick check
 
-Compare: `--compare-with <another checkout>` runs that build the same way in the same run, first, and this
-one after it, and reports this build's p50, p99 and requests/s over the other's. A build whose /search has
-no `mode` parameter (before hybrid search) is loaded in its only mode, dense, with `mode` left out; each of
-this build's modes is then set against that. The other build runs on this interpreter with PYTHONPATH at
-its checkout, or on `--compare-python` (its own venv):
+Rounds: every mode is loaded `--rounds` times (3 by default); requests/s, p50 and p99 are each the median
+over the rounds (the lower of the middle two for an even count), max the worst, and `rounds` in the JSON
+keeps every round. With `--compare-with <another checkout>`, both builds are ingested
+into data dirs of their own and are up at once; each round loads every mode of one build, then of the other,
+in the reverse order every other round, so a drift of the machine's speed between minutes falls on both.
+The report gives this build's p50, p99 and requests/s over the other's (medians over medians). A build whose
+/search has no `mode` parameter (before hybrid search) is loaded in its only mode, dense, with `mode` left
+out, once a round; each of this build's modes is then set against that. The other build runs on this
+interpreter with PYTHONPATH at its checkout, or on `--compare-python` (its own venv):
 
     git worktree add /tmp/old 9d70567
     .venv/bin/python benchmarks/search_load.py --compare-with /tmp/old
@@ -29,9 +33,11 @@ its checkout, or on `--compare-python` (its own venv):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -238,15 +244,28 @@ def warm_up(client: httpx.Client, mode: str | None, queries: list[str]) -> None:
         client.get("/search", params={"q": query, "k": "10"} | ({"mode": mode} if mode else {}))
 
 
-def steady(client: httpx.Client, modes: list[str | None], queries: list[str], args: Any) -> dict[str, Any]:
-    results = {}
-    for mode in modes:
-        warm_up(client, mode, queries)
-        load = Load()
-        drive(str(client.base_url), mode, queries, args, time.monotonic() + args.seconds, load)
-        results[mode or "dense"] = load.figures()
-        console.log(f"  {mode or 'dense (no mode parameter)'}: {results[mode or 'dense']}")
-    return results
+def steady(client: httpx.Client, mode: str | None, queries: list[str], args: Any) -> dict[str, Any]:
+    """One phase: `args.clients` clients on one mode for `args.seconds`."""
+    warm_up(client, mode, queries)
+    load = Load()
+    drive(str(client.base_url), mode, queries, args, time.monotonic() + args.seconds, load)
+    return load.figures()
+
+
+def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One mode's rounds in one set of figures: the median of each round's rate and latencies, every request
+    and error counted, the worst latency seen, and each round's figures."""
+    middle = statistics.median_low
+    return {
+        "requests": sum(r["requests"] for r in rounds),
+        "requests_per_s": middle([r["requests_per_s"] for r in rounds]),
+        "p50_ms": middle([r["p50_ms"] for r in rounds if r["p50_ms"] is not None] or [None]),
+        "p99_ms": middle([r["p99_ms"] for r in rounds if r["p99_ms"] is not None] or [None]),
+        "max_ms": max((r["max_ms"] for r in rounds if r["max_ms"] is not None), default=None),
+        "errors": sum(r["errors"] for r in rounds),
+        "errors_by_kind": dict(sum((Counter(r["errors_by_kind"]) for r in rounds), Counter())),
+        "rounds": rounds,
+    }
 
 
 def while_indexing(
@@ -287,45 +306,95 @@ def while_indexing(
     }
 
 
-def run_build(build: Build, args: Any, queries: list[str]) -> dict[str, Any]:
-    """Ingest, start `freshrag up`, load each mode, then hybrid while the big file is indexed; stop it."""
+@dataclass
+class Running:
+    """A build's `freshrag up` on its own copy of the corpus, ready for load."""
+
+    build: Build
+    process: subprocess.Popen[bytes]
+    client: httpx.Client
+    inbox: Path
+    staging: Path
+    log: Path
+    modes: list[str | None]
+    facts: dict[str, Any]
+
+
+def prepare(build: Build, args: Any, scratch: Path) -> Running:
+    """Ingest the corpus into a data dir of the build's own, then start `freshrag up` on it."""
     code = imported_from(build)
-    with tempfile.TemporaryDirectory(prefix="search-load-") as scratch:
-        inbox, data_dir, staging = Path(scratch) / "inbox", Path(scratch) / "data", Path(scratch) / BIG_FILE
-        inbox.mkdir()
-        documents = write_corpus(inbox, args.docs)
-        staging.write_text(big_text())
-        log = Path(scratch) / "freshrag.log"
-        console.log(f"{build.name}: ingesting {documents} abstracts ({code})")
-        ingest_seconds = ingest(build, inbox, data_dir, log)
-        console.log(f"{build.name}: ingested in {ingest_seconds:.1f} s; starting freshrag up")
-        process, client = start_up(
-            inbox, data_dir, python=build.python, cwd=build.path, log=log, cli=build.cli, **build.env()
-        )
-        try:
-            status = wait_indexed(client, documents)
-            has_modes = search_modes(client)
-            modes: list[str | None] = list(args.modes) if has_modes else [None]
-            console.log(f"{build.name}: {status['chunks']} chunks indexed; {args.clients} clients")
-            results = steady(client, modes, queries, args)
-            console.log(f"{build.name}: {'hybrid' if has_modes else 'dense'} while {BIG_FILE} is indexed")
-            indexing = while_indexing(client, "hybrid" if has_modes else None, queries, inbox, staging, args)
-            console.log(f"  {indexing}")
-        except BaseException:
-            console.print(log.read_text()[-4000:], markup=False, highlight=False)
-            raise
-        finally:
-            stop(process)
-            client.close()
-    return {
+    inbox, data_dir, staging = scratch / "inbox", scratch / "data", scratch / BIG_FILE
+    inbox.mkdir()
+    documents = write_corpus(inbox, args.docs)
+    staging.write_text(big_text())
+    log = scratch / "freshrag.log"
+    console.log(f"{build.name}: ingesting {documents} abstracts ({code})")
+    ingest_seconds = ingest(build, inbox, data_dir, log)
+    console.log(f"{build.name}: ingested in {ingest_seconds:.1f} s; starting freshrag up")
+    process, client = start_up(
+        inbox, data_dir, python=build.python, cwd=build.path, log=log, cli=build.cli, **build.env()
+    )
+    running = Running(build, process, client, inbox, staging, log, [None], {})
+    try:
+        status = wait_indexed(client, documents)
+        has_modes = search_modes(client)
+    except BaseException:
+        shut(running, failed=True)
+        raise
+    running.modes = list(args.modes) if has_modes else [None]
+    console.log(f"{build.name}: {status['chunks']} chunks indexed")
+    running.facts = {
         "code": code,
         "documents": documents,
         "chunks": status["chunks"],
         "ingest_seconds": round(ingest_seconds, 1),
         "mode_parameter": has_modes,
-        "by_mode": results,
-        "while_indexing": indexing,
     }
+    return running
+
+
+def shut(running: Running, *, failed: bool = False) -> None:
+    if failed:
+        console.print(running.log.read_text()[-4000:], markup=False, highlight=False)
+    stop(running.process)
+    running.client.close()
+
+
+def measure(builds: list[Build], args: Any, queries: list[str]) -> dict[str, dict[str, Any]]:
+    """Every build up at once, each on its own data dir; `args.rounds` rounds, each loading every mode of
+    every build in turn (the builds' order reversed every other round), so that a drift of the machine's
+    speed falls on all builds alike. Then, build by build, hybrid while the big file is indexed."""
+    with contextlib.ExitStack() as stack:
+        running: list[Running] = []
+        for build in builds:
+            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="search-load-")))
+            running.append(prepare(build, args, scratch))
+            stack.callback(shut, running[-1])
+        try:
+            rounds: dict[str, dict[str, list[dict[str, Any]]]] = {r.build.name: {} for r in running}
+            for number in range(args.rounds):
+                order = running if number % 2 == 0 else running[::-1]
+                for slot in range(len(args.modes)):
+                    for each in order:
+                        if slot >= len(each.modes):
+                            continue  # a build without modes is loaded once a round, in dense
+                        mode = each.modes[slot]
+                        figures = steady(each.client, mode, queries, args)
+                        rounds[each.build.name].setdefault(mode or "dense", []).append(figures)
+                        console.log(f"round {number + 1}, {each.build.name}, {mode or 'dense'}: {figures}")
+            measured = {}
+            for each in running:
+                mode = "hybrid" if each.facts["mode_parameter"] else None
+                console.log(f"{each.build.name}: {mode or 'dense'} while {BIG_FILE} is indexed")
+                indexing = while_indexing(each.client, mode, queries, each.inbox, each.staging, args)
+                console.log(f"  {indexing}")
+                by_mode = {mode: summary(figures) for mode, figures in rounds[each.build.name].items()}
+                measured[each.build.name] = each.facts | {"by_mode": by_mode, "while_indexing": indexing}
+        except BaseException:
+            for each in running:
+                console.print(each.log.read_text()[-2000:], markup=False, highlight=False)
+            raise
+    return measured
 
 
 def ratios(this: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
@@ -357,7 +426,8 @@ def show(result: dict[str, Any]) -> None:
     for name, build in result["builds"].items():
         table = Table(
             title=f"{name}: {build['documents']} documents, {build['chunks']} chunks, ingest "
-            f"{build['ingest_seconds']} s, {result['clients']} clients x {result['seconds']} s"
+            f"{build['ingest_seconds']} s, {result['clients']} clients x {result['seconds']} s, median of "
+            f"{result['rounds']} rounds"
         )
         for column in ("phase", "mode", "requests", "req/s", "p50 ms", "p99 ms", "max ms", "errors"):
             table.add_column(column, justify="left" if column in ("phase", "mode") else "right")
@@ -413,26 +483,30 @@ def main() -> None:
     )
     parser.add_argument("--compare-with", type=Path, help="another checkout of freshrag, run the same way")
     parser.add_argument("--compare-python", help="the other checkout's interpreter (default: this one)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds of every mode (each build's figures: the median round)"
+    )
     args = parser.parse_args()
     args.modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
     unknown = set(args.modes) - {"dense", "keyword", "hybrid"}
     if unknown or not args.modes:
         parser.error(f"--modes: a comma-separated choice of dense, keyword, hybrid (not {args.modes})")
-    if args.clients < 1 or args.seconds <= 0 or args.docs < 1:
-        parser.error("--clients, --seconds and --docs must be positive")
+    if args.clients < 1 or args.seconds <= 0 or args.docs < 1 or args.rounds < 1:
+        parser.error("--clients, --seconds, --docs and --rounds must be positive")
     queries = load_queries()
     this = Build("this", PROJECT, sys.executable)
     builds = [this]
     if args.compare_with is not None:
         other = Build("other", args.compare_with.resolve(), args.compare_python or sys.executable)
         builds = [other, this]
-    measured = {build.name: run_build(build, args, queries) for build in builds}
+    measured = measure(builds, args, queries)
     result: dict[str, Any] = {
         "what": "GET /search?k=10 on freshrag up, concurrent clients back to back, SciFact queries; then "
         f"the hybrid load while a {BIG_FILE_BYTES:,}-byte text file is indexed",
         "clients": args.clients,
         "client": args.client,
         "seconds": args.seconds,
+        "rounds": args.rounds,
         "builds": measured,
     }
     if args.compare_with is not None:
