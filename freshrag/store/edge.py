@@ -235,9 +235,8 @@ class EdgeStore:
         nearest = qe.Query.Nearest(vector.tolist(), using=DENSE)
         found: dict[str, float] = {}
         for start in range(0, len(ids), _PAGE):
-            only = qe.Filter(must=[qe.HasIdCondition(set(ids[start : start + _PAGE]))])
-            points = shard.query(qe.QueryRequest(query=nearest, filter=only, limit=_PAGE))
-            found.update((str(p.id), float(p.score)) for p in points)
+            scored = _scored_among(shard, nearest, _point_ids(ids[start : start + _PAGE]))
+            found.update((str(point_id), float(score)) for point_id, score in scored.items())
         return found
 
     def search(self, query: ChunkQuery, collection: str | None = None) -> list[Hit]:
@@ -309,11 +308,7 @@ class EdgeStore:
 
         def read_cosines(ids: list[Any]) -> dict[Any, float]:
             # Every keyword candidate is among the rescored ones; this runs only if the engine ever differs.
-            only = qe.Filter(must=[qe.HasIdCondition(set(ids))])
-            return {
-                p.id: p.score
-                for p in shard.query(qe.QueryRequest(query=nearest, filter=only, limit=len(ids)))
-            }
+            return _scored_among(shard, nearest, ids)
 
         def read_payloads(ids: list[Any]) -> dict[Any, dict[str, Any]]:
             return {r.id: r.payload or {} for r in shard.retrieve(ids, with_payload=True, with_vector=False)}
@@ -508,6 +503,13 @@ def _fsync_dir(folder: Path) -> None:
 
 def _point_ids(ids: list[str]) -> list[qe.PointId]:
     return list(ids)
+
+
+def _scored_among(shard: qe.EdgeShard, nearest: Any, ids: list[Any]) -> dict[Any, float]:
+    """The score of `nearest` for each of the points `ids` that the shard holds, by the engine's ids: the
+    engine scores them, no vector is read back."""
+    only = qe.Filter(must=[qe.HasIdCondition(set(ids))])
+    return {p.id: p.score for p in shard.query(qe.QueryRequest(query=nearest, filter=only, limit=len(ids)))}
 
 
 def _match(key: str, value: str) -> qe.Filter:

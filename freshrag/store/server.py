@@ -220,16 +220,20 @@ class ServerStore:
 
     def chunk_similarities(self, ids: list[str], vector: np.ndarray, collection: str) -> dict[str, float]:
         """Scored by the server: no vector travels back."""
+        dense = vector.tolist()
         found: dict[str, float] = {}
         for start in range(0, len(ids), _SCROLL_PAGE):
-            part = ids[start : start + _SCROLL_PAGE]
-            only = models.Filter(must=[models.HasIdCondition(has_id=list(part))])
-            with self._lock:
-                scored = self._client.query_points(
-                    collection, vector.tolist(), using=DENSE, query_filter=only, limit=len(part)
-                )
-            found.update((str(p.id), float(p.score)) for p in scored.points)
+            found |= self._scored_among(collection, dense, ids[start : start + _SCROLL_PAGE])
         return found
+
+    def _scored_among(self, collection: str, dense: list[float], ids: list[str]) -> dict[str, float]:
+        """The cosine of `dense` and each of the chunks `ids` that `collection` holds."""
+        only = models.Filter(must=[models.HasIdCondition(has_id=list(ids))])
+        with self._lock:
+            scored = self._client.query_points(
+                collection, dense, using=DENSE, query_filter=only, limit=len(ids)
+            )
+        return {str(p.id): float(p.score) for p in scored.points}
 
     def delete_chunks(self, ids: list[str], collection: str | None = None) -> None:
         for start in range(0, len(ids), _WRITE_BATCH):
@@ -290,12 +294,7 @@ class ServerStore:
             )
 
         def read_cosines(ids: list[str]) -> dict[str, float]:
-            only = models.Filter(must=[models.HasIdCondition(has_id=list(ids))])
-            with self._lock:
-                scored = self._client.query_points(
-                    target, dense, using=DENSE, query_filter=only, limit=len(ids)
-                )
-            return {str(p.id): float(p.score) for p in scored.points}
+            return self._scored_among(target, dense, ids)
 
         def read_payloads(ids: list[str]) -> dict[str, dict[str, Any]]:
             with self._lock:
