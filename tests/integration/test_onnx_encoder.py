@@ -51,9 +51,12 @@ def test_the_packaged_model_runs_straight_on_onnx_runtime_with_encodes_vectors(
 ) -> None:
     assert embedder.direct
     model = reference_model(*exported(models_dir))
-    # Queries one at a time, as a search asks (int8 activations are scaled per batch, so a batch differs).
-    expected = np.vstack([model.encode([query], normalize_embeddings=True) for query in queries])
-    found = np.vstack([embedder.embed_query(query) for query in queries])
+    # Queries one at a time, as a search asks (int8 activations are scaled per batch, so a batch differs);
+    # a short query is tokenized holding the GIL, a long one (an abstract pasted in) without it.
+    asked = [*queries, abstracts[0]]
+    assert len(abstracts[0]) > 1000
+    expected = np.vstack([model.encode([query], normalize_embeddings=True) for query in asked])
+    found = np.vstack([embedder.embed_query(query) for query in asked])
     assert found.shape == expected.shape
     assert np.min(np.sum(found * expected, axis=1)) > 0.9999
     # Documents in batches, long and short mixed: the same batches as encode() forms, the same vectors.
