@@ -211,6 +211,26 @@ def test_hybrid_search_lets_the_keyword_break_a_dense_tie(filled: Store) -> None
         assert len(hits) == 3
 
 
+def test_hybrid_scores_weigh_the_cosine_and_the_bm25_scaled_by_the_best(filled: Store) -> None:
+    query = axis(1) + axis(2) + 0.5 * axis(0)
+    query /= np.linalg.norm(query)
+    terms = query_terms("door code for the orange cat on the windowsill")
+    keyword = {hit.id: hit.score for hit in filled.search(ChunkQuery(limit=10, sparse=terms))}
+    best = max(keyword.values())
+
+    hits = filled.search(ChunkQuery(limit=4, dense=query, sparse=terms, weights=(0.7, 0.3)))
+
+    assert len(hits) == 4
+    for hit in hits:
+        stored = next(p for p in POINTS if p.id == hit.id).vector
+        cosine = float(np.dot(query, stored / np.linalg.norm(stored)))
+        assert hit.similarity == pytest.approx(cosine, abs=1e-3)
+        expected = 0.7 * max(cosine, 0.0) + 0.3 * keyword.get(hit.id, 0.0) / best
+        assert hit.score == pytest.approx(expected, abs=1e-3), hit.payload["text"]
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert set(keyword) < {h.id for h in hits}  # both keyword hits, and dense-only ones beside them
+
+
 def test_a_query_of_stop_words_finds_nothing_by_keyword(filled: Store) -> None:
     terms = query_terms("the of and to")
     assert terms.indices == []
