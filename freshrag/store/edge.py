@@ -281,9 +281,9 @@ class EdgeStore:
 
         Fused in Python instead, the engine handed over about 110 point ids a search (each turned into a
         `uuid.UUID` by Python code), and the payloads took a call of their own: 0.18 ms more of each hybrid
-        search under the GIL (SciFact, embedding between searches, /work/bench/formula.py), with the same
-        ranking for all 300 queries. The dense prefetch needs only `limit` points: a chunk the keyword list
-        did not find scores `weights[0] * cosine`, so `limit` chunks of a higher cosine rank above it."""
+        search under the GIL (300 SciFact queries, one embedded between searches as the server does), with
+        the same ranking for all of them. The dense prefetch needs only `limit` points: a chunk the keyword
+        list did not find scores `weights[0] * cosine`, so `limit` chunks of a higher cosine rank above it."""
         limit = query.limit + _canary_room(query)
         nearest = qe.Query.Nearest(dense, using=DENSE)
         keyword = qe.Query.Nearest(qe.SparseVector(sparse.indices, sparse.values), using=SPARSE)
