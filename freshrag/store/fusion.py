@@ -25,7 +25,7 @@ from freshrag.store.interfaces import Hit
 # new chunks are written before the old are deleted, so the next read finds the document).
 READ_ATTEMPTS = 5
 
-# Point ids are the store's own (strings, or the engine's UUIDs, turned into strings for the winners alone).
+# Point ids are the store's own; `hybrid_search` turns the winners' into strings.
 ScoreLists = Callable[[], tuple[dict[Any, float], dict[Any, float]]]
 CosineReader = Callable[[list[Any]], dict[Any, float]]
 PayloadReader = Callable[[list[Any]], dict[Any, dict[str, Any]]]
